@@ -1,0 +1,1 @@
+"""National data lakehouse: shared settings and the data engineers' command-line tool."""

@@ -1,0 +1,86 @@
+"""Service addresses and paths, from environment variables with local defaults.
+
+One place for every setting a stage needs, so the same code runs on a laptop, in CI and on a cluster
+(lake root on object storage, a Spark master, remote databases) by changing the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build with `Settings.from_env()`."""
+
+    var_dir: Path
+    lake_root: Path
+    postgres_url: str
+    mariadb_url: str
+    spark_master: str
+    ckan_url: str
+    ckan_token_file: Path
+    pseudonym_key_env: str = "LAKEHOUSE_PSEUDONYM_KEY"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        var_dir = Path(_env("LAKEHOUSE_VAR", str(REPO_ROOT / "var")))
+        ckan_host = _env("CKAN_HOST", "127.0.0.1")
+        return cls(
+            var_dir=var_dir,
+            lake_root=Path(_env("LAKE_ROOT", str(var_dir / "lake"))),
+            postgres_url=_env("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432"),
+            mariadb_url=_env("MARIADB_URL", "mysql://root@127.0.0.1:3306"),
+            spark_master=_env("SPARK_MASTER", "local[2]"),
+            ckan_url=_env("CKAN_URL", f"http://{ckan_host}:{_env('CKAN_PORT', '5000')}"),
+            ckan_token_file=Path(_env("CKAN_API_TOKEN_FILE", str(var_dir / "ckan" / "api_token"))),
+        )
+
+    def server_url(self, server_type: str) -> str:
+        """Base URL (no database) of the server kind a source contract names."""
+        if server_type == "postgres":
+            return self.postgres_url
+        if server_type in ("mysql", "mariadb"):
+            return self.mariadb_url
+        raise ValueError(f"unsupported source server type {server_type!r}: expected postgres or mysql")
+
+    def ckan_token(self) -> str:
+        """API token: CKAN_API_TOKEN, else the file infra/ckan.sh writes."""
+        token = os.environ.get("CKAN_API_TOKEN", "").strip()
+        if token:
+            return token
+        if self.ckan_token_file.exists():
+            return self.ckan_token_file.read_text().strip()
+        raise RuntimeError(
+            f"no CKAN API token: set CKAN_API_TOKEN or start the local portal (bash infra/ckan.sh start), "
+            f"which writes {self.ckan_token_file}"
+        )
+
+
+def pseudonym_key() -> str:
+    """The HMAC key for pseudonyms, held outside the repo and the lake.
+
+    LAKEHOUSE_PSEUDONYM_KEY wins (production: from the secret store / Airflow connection). For the
+    local demo a random key is created once in LAKEHOUSE_PSEUDONYM_KEY_FILE (default
+    ~/.config/lakehouse/pseudonym.key, mode 600). Losing or rotating it changes every pseudonym.
+    """
+    key = os.environ.get("LAKEHOUSE_PSEUDONYM_KEY", "").strip()
+    if key:
+        return key
+    path = Path(_env("LAKEHOUSE_PSEUDONYM_KEY_FILE", str(Path.home() / ".config" / "lakehouse" / "pseudonym.key")))
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
