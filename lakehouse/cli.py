@@ -1,0 +1,137 @@
+"""`lakehouse`: the data engineers' command-line tool. Every verb is driven by the contracts.
+
+    lakehouse contracts                 list and validate every contract
+    lakehouse seed --scale 20000        (re)create the synthetic sector databases
+    lakehouse ingest [--sector S]       sector tables -> bronze Delta (Spark)
+    lakehouse transform                 dbt build: bronze -> silver -> gold
+    lakehouse publish [--dataset D]     disclosure gate -> CKAN
+    lakehouse status                    lake tables, versions, row counts; portal reachability
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from data_contracts import ContractError, dataset, datasets, source_table, source_tables
+from lakehouse.config import Settings
+
+
+def _cmd_contracts(settings: Settings, args: argparse.Namespace) -> int:
+    for t in source_tables():
+        print(f"source   {t.qualified_name:<28} {t.source_label:<40} {t.contract_path.name}")
+    for d in datasets():
+        print(f"dataset  {d.name:<28} gold/{d.name:<35} {d.contract_path.name}")
+    return 0
+
+
+def _cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from infra.synthetic_sectors import seed
+
+    report = seed(settings, scale=args.scale, dirty_share=args.dirty_share, seed=args.seed)
+    for name, rows in report.rows.items():
+        print(f"seeded {name:<28} {rows:>8} rows ({report.dirty[name]} dirty)")
+    return 0
+
+
+def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    tables = [source_table(args.sector, args.table)] if args.sector else list(source_tables())
+    if args.dry_run:
+        for t in tables:
+            print(f"would ingest {t.source_label} -> {t.bronze_path(settings.lake_root)}")
+        return 0
+    from spark_jobs.ingest import ingest_table
+    from spark_jobs.session import spark_session
+
+    spark = spark_session(settings, "lakehouse-ingest")
+    try:
+        for t in tables:
+            r = ingest_table(spark, settings, t, batch_version=args.batch_version)
+            state = "already committed" if r.commit.skipped else f"Delta v{r.commit.table_version}"
+            print(f"ingested {r.table:<28} {r.rows:>8} rows -> {r.bronze_path} ({state})")
+    finally:
+        spark.stop()
+    return 0
+
+
+def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse.transform import run_dbt
+
+    return run_dbt(settings, "compile" if args.dry_run else "build", args.select)
+
+
+def _cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
+    from publish.ckan_portal import publish_dataset
+
+    for d in [dataset(args.dataset)] if args.dataset else list(datasets()):
+        r = publish_dataset(settings, d, dry_run=args.dry_run)
+        verb = "checked (dry run)" if r.dry_run else "published"
+        print(f"{verb} {r.dataset}: gold v{r.gold_version}, {r.rows} rows; uploaded {r.uploaded or 'nothing'}")
+        print(f"  {r.url}")
+    return 0
+
+
+def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    print(f"lake root: {settings.lake_root}")
+    for zone in ("bronze", "silver", "gold", "quarantine"):
+        root = settings.lake_root / zone
+        for log_dir in sorted(root.glob("**/_delta_log")) if root.exists() else []:
+            dt = DeltaTable(str(log_dir.parent))
+            rows = sum(pa.table(dt.get_add_actions(flatten=True))["num_records"].to_pylist())
+            print(f"  {zone:<10} {log_dir.parent.relative_to(root)!s:<40} v{dt.version():<4} {rows:>9} rows")
+    try:
+        import requests
+
+        ok = requests.get(f"{settings.ckan_url}/api/3/action/status_show", timeout=5).ok
+    except requests.RequestException:
+        ok = False
+    print(f"CKAN {settings.ckan_url}: {'up' if ok else 'DOWN (bash infra/ckan.sh start)'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lakehouse", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="verb", required=True)
+    sub.add_parser("contracts", help="list and validate contracts").set_defaults(fn=_cmd_contracts)
+    s = sub.add_parser("seed", help="(re)create synthetic sector databases")
+    s.add_argument("--scale", type=int, default=20_000, help="number of citizens (default 20000)")
+    s.add_argument("--dirty-share", type=float, default=0.02, help="share of rows with a defect (default 0.02)")
+    s.add_argument("--seed", type=int, default=42)
+    s.set_defaults(fn=_cmd_seed)
+    s = sub.add_parser("ingest", help="sector tables -> bronze Delta")
+    s.add_argument("--sector")
+    s.add_argument("--table")
+    s.add_argument("--batch-version", type=int, help="batch number; a version already committed is skipped")
+    s.add_argument("--dry-run", action="store_true")
+    s.set_defaults(fn=_cmd_ingest)
+    s = sub.add_parser("transform", help="dbt build: bronze -> silver -> gold")
+    s.add_argument("--select", nargs="*")
+    s.add_argument("--dry-run", action="store_true", help="compile only")
+    s.set_defaults(fn=_cmd_transform)
+    s = sub.add_parser("publish", help="disclosure gate -> CKAN")
+    s.add_argument("--dataset")
+    s.add_argument("--dry-run", action="store_true", help="run the gate and write files, touch no portal")
+    s.set_defaults(fn=_cmd_publish)
+    sub.add_parser("status", help="lake tables and portal").set_defaults(fn=_cmd_status)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    try:
+        return args.fn(settings, args)
+    except (ContractError, RuntimeError, FileNotFoundError, ValueError) as exc:
+        print(f"lakehouse {args.verb}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Publishing gold datasets: the disclosure gate, then CKAN."""

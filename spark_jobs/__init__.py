@@ -1,0 +1,1 @@
+"""Spark ingestion from sector databases into bronze Delta tables."""
