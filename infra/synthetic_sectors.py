@@ -33,8 +33,22 @@ TODAY = date(2026, 7, 1)  # fixed so a seed is identical whenever it runs
 ICD10 = ["J06.9", "I10", "E11.9", "K29.7", "M54.5", "A09", "J18.9", "N39.0", "R50.9", "Z00.0"]
 LICENCE_CLASSES = ["A1", "A1", "A1", "A", "B", "B", "C1", "C", "D"]
 # Kinh is ~85% of the population; the rest spread over other groups (codes of the 54 groups).
-ETHNICITY = [("01", 85.3), ("02", 1.9), ("03", 1.9), ("04", 1.8), ("05", 1.5), ("06", 1.3), ("07", 1.1),
-             ("08", 1.0), ("09", 0.9), ("10", 0.8), ("11", 0.7), ("12", 0.6), ("13", 0.5), ("14", 0.7)]
+ETHNICITY = [
+    ("01", 85.3),
+    ("02", 1.9),
+    ("03", 1.9),
+    ("04", 1.8),
+    ("05", 1.5),
+    ("06", 1.3),
+    ("07", 1.1),
+    ("08", 1.0),
+    ("09", 0.9),
+    ("10", 0.8),
+    ("11", 0.7),
+    ("12", 0.6),
+    ("13", 0.5),
+    ("14", 0.7),
+]
 
 
 @dataclass(frozen=True)
@@ -88,20 +102,22 @@ def generate_citizens(scale: int, dirty_share: float, seed: int) -> tuple[list[d
         while cid in seen:
             cid = _citizen_id(rng, ward.province_code, born, sex)
         seen.add(cid)
-        rows.append({
-            "registry_id": i,
-            "citizen_id": cid,
-            "full_name": _full_name(fake, sex),
-            "date_of_birth": born,
-            "sex": sex,
-            "ethnicity_code": rng.choices([c for c, _ in ETHNICITY], [w for _, w in ETHNICITY])[0],
-            "phone": "0" + rng.choice("3579") + f"{rng.randrange(10**8):08d}",
-            "address_line": fake.street_address(),
-            "province_code": ward.province_code,
-            "district_code": ward.district_code,
-            "ward_code": ward.ward_code,
-            "updated_at": BASE_TIME + timedelta(seconds=rng.randrange(180 * 86400)),
-        })
+        rows.append(
+            {
+                "registry_id": i,
+                "citizen_id": cid,
+                "full_name": _full_name(fake, sex),
+                "date_of_birth": born,
+                "sex": sex,
+                "ethnicity_code": rng.choices([c for c, _ in ETHNICITY], [w for _, w in ETHNICITY])[0],
+                "phone": "0" + rng.choice("3579") + f"{rng.randrange(10**8):08d}",
+                "address_line": fake.street_address(),
+                "province_code": ward.province_code,
+                "district_code": ward.district_code,
+                "ward_code": ward.ward_code,
+                "updated_at": BASE_TIME + timedelta(seconds=rng.randrange(180 * 86400)),
+            }
+        )
     dirty = 0
     next_id = scale + 1
     for row in rng.sample(rows, int(scale * dirty_share)):
@@ -172,7 +188,9 @@ def generate_enrolments(people: Sequence[dict[str, Any]], dirty_share: float, se
     return rows, dirty
 
 
-def generate_driving_licences(people: Sequence[dict[str, Any]], dirty_share: float, seed: int) -> tuple[list[dict], int]:
+def generate_driving_licences(
+    people: Sequence[dict[str, Any]], dirty_share: float, seed: int
+) -> tuple[list[dict], int]:
     rng = random.Random(seed + 3)
     rows, dirty = [], 0
     for person in people:
@@ -216,8 +234,15 @@ def _load_postgres(settings: Settings, table: SourceTable, rows: list[dict[str, 
 
 def _mariadb_connect(settings: Settings, database: str | None = None) -> pymysql.Connection:
     url = urlparse(settings.server_url("mysql"))
-    return pymysql.connect(host=url.hostname or "127.0.0.1", port=url.port or 3306, user=url.username or "root",
-                           password=url.password or "", database=database, charset="utf8mb4", autocommit=False)
+    return pymysql.connect(
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        database=database,
+        charset="utf8mb4",
+        autocommit=False,
+    )
 
 
 def _load_mariadb(settings: Settings, table: SourceTable, rows: list[dict[str, Any]]) -> None:

@@ -1,11 +1,11 @@
 """`lakehouse`: the data engineers' command-line tool. Every verb is driven by the contracts.
 
-    lakehouse contracts                 list and validate every contract
-    lakehouse seed --scale 20000        (re)create the synthetic sector databases
-    lakehouse ingest [--sector S]       sector tables -> bronze Delta (Spark)
-    lakehouse transform                 dbt build: bronze -> silver -> gold
-    lakehouse publish [--dataset D]     disclosure gate -> CKAN
-    lakehouse status                    lake tables, versions, row counts; portal reachability
+lakehouse contracts                 list and validate every contract
+lakehouse seed --scale 20000        (re)create the synthetic sector databases
+lakehouse ingest [--sector S]       sector tables -> bronze Delta (Spark)
+lakehouse transform                 dbt build: bronze -> silver -> gold
+lakehouse publish [--dataset D]     disclosure gate -> CKAN
+lakehouse status                    lake tables, versions, row counts; portal reachability
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     settings = Settings.from_env()
     try:
         return args.fn(settings, args)

@@ -17,13 +17,15 @@ DBT_PROJECT = REPO_ROOT / "dbt_project"
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment for dbt: lake root, DuckDB file, plugin path and the pseudonym key (never logged)."""
     env = dict(os.environ)
-    env.update({
-        "LAKE_ROOT": str(settings.lake_root),
-        "LAKEHOUSE_VAR": str(settings.var_dir),
-        "DBT_DUCKDB_PATH": env.get("DBT_DUCKDB_PATH") or str(settings.var_dir / "dbt" / "lakehouse.duckdb"),
-        "LAKEHOUSE_PSEUDONYM_KEY": pseudonym_key(),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(DBT_PROJECT / "plugins"), env.get("PYTHONPATH")])),
-    })
+    env.update(
+        {
+            "LAKE_ROOT": str(settings.lake_root),
+            "LAKEHOUSE_VAR": str(settings.var_dir),
+            "DBT_DUCKDB_PATH": env.get("DBT_DUCKDB_PATH") or str(settings.var_dir / "dbt" / "lakehouse.duckdb"),
+            "LAKEHOUSE_PSEUDONYM_KEY": pseudonym_key(),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(DBT_PROJECT / "plugins"), env.get("PYTHONPATH")])),
+        }
+    )
     Path(env["DBT_DUCKDB_PATH"]).parent.mkdir(parents=True, exist_ok=True)
     return env
 

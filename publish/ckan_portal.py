@@ -4,9 +4,9 @@ CSV and Parquet resources. Idempotent: a rerun updates in place and re-uploads o
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
-import getpass
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -149,7 +149,16 @@ def publish_dataset(settings: Settings, dataset: Dataset, dry_run: bool = False)
         package = _call(portal, "package_create", **wanted)
     for fmt, path in files.items():
         (result.uploaded if _upsert_resource(portal, package, fmt, path) else result.unchanged).append(path.name)
-    _audit(settings, {"action": "publish", "dataset": dataset.name, "gold_version": gold_version,
-                      "rows": table.num_rows, "uploaded": result.uploaded, "portal": settings.ckan_url})
+    _audit(
+        settings,
+        {
+            "action": "publish",
+            "dataset": dataset.name,
+            "gold_version": gold_version,
+            "rows": table.num_rows,
+            "uploaded": result.uploaded,
+            "portal": settings.ckan_url,
+        },
+    )
     log.info("published %s (gold v%s, %s rows) to %s", dataset.name, gold_version, table.num_rows, url)
     return result

@@ -112,7 +112,9 @@ def commit_parquet_files(
             raise ValueError(f"Parquet files for {table_path} disagree on schema: {f}")
         relative = f.resolve().relative_to(table_path).as_posix()
         actions.append(
-            AddAction(relative, f.stat().st_size, _partition_values(relative), int(f.stat().st_mtime * 1000), True, stats)
+            AddAction(
+                relative, f.stat().st_size, _partition_values(relative), int(f.stat().st_mtime * 1000), True, stats
+            )
         )
         rows += n
     assert schema is not None
@@ -125,7 +127,11 @@ def commit_parquet_files(
     )
     if existing is None:
         create_table_with_add_actions(
-            str(table_path), Schema.from_arrow(full_schema), actions, mode="error", partition_by=list(partition_by) or None,
+            str(table_path),
+            Schema.from_arrow(full_schema),
+            actions,
+            mode="error",
+            partition_by=list(partition_by) or None,
             commit_properties=props,
         )
         return CommitResult(0, len(actions), rows, skipped=False)

@@ -67,11 +67,20 @@ def read_source(spark: SparkSession, settings: Settings, table: SourceTable) -> 
     opts = jdbc_options(settings, table)
     try:
         bounds = (
-            spark.read.format("jdbc").options(**opts)
-            .option("query", f"SELECT MIN({table.partition_column}) lo, MAX({table.partition_column}) hi "
-                             f"FROM {_qualified(table)}")
-            .load().first()
-        ) if table.partition_column else None
+            (
+                spark.read.format("jdbc")
+                .options(**opts)
+                .option(
+                    "query",
+                    f"SELECT MIN({table.partition_column}) lo, MAX({table.partition_column}) hi "
+                    f"FROM {_qualified(table)}",
+                )
+                .load()
+                .first()
+            )
+            if table.partition_column
+            else None
+        )
         reader = spark.read.format("jdbc").options(**opts).option("dbtable", _qualified(table))
         reader = reader.option("fetchsize", JDBC_FETCHSIZE)
         if bounds is not None and bounds["lo"] is not None:
@@ -101,8 +110,12 @@ def check_columns(df: DataFrame, table: SourceTable) -> DataFrame:
         )
     extra = sorted(set(present) - {c.name.lower() for c in table.columns})
     if extra:
-        log.warning("contract %s: table %s has columns not in the contract, not ingested: %s",
-                    table.contract_id, table.source_label, ", ".join(extra))
+        log.warning(
+            "contract %s: table %s has columns not in the contract, not ingested: %s",
+            table.contract_id,
+            table.source_label,
+            ", ".join(extra),
+        )
     return df.select(*[F.col(present[c.name.lower()]).alias(c.name) for c in table.columns])
 
 
@@ -114,17 +127,23 @@ def ingest_table(
     batch_id = f"{batch_version}-{uuid.uuid4().hex[:8]}"
     bronze = table.bronze_path(settings.lake_root)
     staging = bronze / "data" / batch_id
-    df = read_source(spark, settings, table).withColumns({
-        "_batch_id": F.lit(batch_id),
-        "_ingested_at": F.current_timestamp(),
-        "_source": F.lit(table.source_label),
-    })
+    df = read_source(spark, settings, table).withColumns(
+        {
+            "_batch_id": F.lit(batch_id),
+            "_ingested_at": F.current_timestamp(),
+            "_source": F.lit(table.source_label),
+        }
+    )
     bronze.mkdir(parents=True, exist_ok=True)
     try:
         df.write.mode("error").parquet(str(staging))
         files = sorted(staging.glob("*.parquet"))
         result = commit_parquet_files(
-            bronze, files, app_id=f"ingest:{table.qualified_name}", batch_version=batch_version, mode="overwrite",
+            bronze,
+            files,
+            app_id=f"ingest:{table.qualified_name}",
+            batch_version=batch_version,
+            mode="overwrite",
             metadata={"batch_id": batch_id, "contract": table.contract_id, "source": table.source_label},
         )
     except BaseException:

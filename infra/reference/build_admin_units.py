@@ -44,8 +44,12 @@ def main() -> None:
         for spec in WHEELS:
             subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, spec], check=True)
         folder = Path(tmp)
-        old = json.loads(_wheel_member(folder, "vietnam_provinces-0.6.0", "vietnam_provinces/data/nested-divisions.json"))
-        new = json.loads(_wheel_member(folder, "vietnam_provinces-2025", "vietnam_provinces/data/nested-divisions.json"))
+        old = json.loads(
+            _wheel_member(folder, "vietnam_provinces-0.6.0", "vietnam_provinces/data/nested-divisions.json")
+        )
+        new = json.loads(
+            _wheel_member(folder, "vietnam_provinces-2025", "vietnam_provinces/data/nested-divisions.json")
+        )
         module = _wheel_member(folder, "vietnam_address_converter", "vietnam_address_converter/data.py").decode()
     raw = module[module.index("json.loads(") + len("json.loads(") :]
     mapping = json.loads(eval(raw[: raw.index("')") + 1]))["mapping"]["rows"]  # noqa: S307 - a literal
@@ -73,7 +77,9 @@ def main() -> None:
         for p in old:
             for d in p["districts"]:
                 for w in d["wards"]:
-                    out.writerow([f"{p['code']:02d}", p["name"], f"{d['code']:03d}", d["name"], f"{w['code']:05d}", w["name"]])
+                    out.writerow(
+                        [f"{p['code']:02d}", p["name"], f"{d['code']:03d}", d["name"], f"{w['code']:05d}", w["name"]]
+                    )
     with open(SEEDS / "provinces_2025.csv", "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(["province_code_2025", "province_name_2025"])

@@ -1,0 +1,26 @@
+# The user-facing commands (see README.md). Everything is idempotent.
+SHELL := /bin/bash
+SCALE ?= 20000
+
+.PHONY: setup demo test lint bench stop status
+
+setup:  ## virtualenvs, Debian packages when missing, local services
+	bash infra/setup.sh
+
+demo: setup  ## seed sector DBs, run the whole chain through Airflow, publish to local CKAN
+	bash infra/demo.sh $(SCALE)
+
+test: setup  ## the suite CI runs
+	bash infra/test.sh
+
+lint:
+	.venv-data/bin/ruff check .
+
+bench: setup  ## benchmarks; each prints its ratio on its last line
+	bash bench/run.sh
+
+status:
+	bash infra/services.sh status; bash infra/ckan.sh status; bin/lakehouse status
+
+stop:  ## stop CKAN and the Solr stand-in (by PID); databases are left to the machine
+	bash infra/ckan.sh stop

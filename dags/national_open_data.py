@@ -1,0 +1,45 @@
+"""Ingest every sector table, build the lakehouse models, publish the open datasets.
+
+Thin by design: tasks come from the contracts and call `bin/lakehouse` in the data virtualenv
+(Spark, dbt and the publisher live there, not in Airflow's environment).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG
+
+from data_contracts import datasets, source_tables
+
+LAKEHOUSE = Path(__file__).resolve().parents[1] / "bin" / "lakehouse"
+# Same DAG run -> same batch version, so a retried ingest after a successful commit is a no-op.
+BATCH_VERSION = "{{ (logical_date or dag_run.run_after).int_timestamp }}"
+
+with DAG(
+    dag_id="national_open_data",
+    description="sector databases -> bronze -> silver -> gold -> CKAN",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    tags=["lakehouse", "open-data"],
+) as dag:
+    ingest = [
+        BashOperator(
+            task_id=f"ingest__{t.sector}__{t.table}",
+            bash_command=f"{LAKEHOUSE} ingest --sector {t.sector} --table {t.table} --batch-version {BATCH_VERSION}",
+            pool_slots=1,
+        )
+        for t in source_tables()
+    ]
+    # One writer per DuckDB file: a single dbt build task, never parallel.
+    transform = BashOperator(task_id="transform", bash_command=f"{LAKEHOUSE} transform")
+    publish = [
+        BashOperator(task_id=f"publish__{d.name}", bash_command=f"{LAKEHOUSE} publish --dataset {d.name}")
+        for d in datasets()
+    ]
+    ingest >> transform >> publish

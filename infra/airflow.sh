@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Airflow 3 for the local demo and tests: its own virtualenv (.venv-airflow), metadata in SQLite under
+# $LAKEHOUSE_VAR/airflow, DAGs from dags/. Production points AIRFLOW__DATABASE__SQL_ALCHEMY_CONN at
+# PostgreSQL and runs a scheduler; here `airflow dags test` runs a DAG without one.
+#   infra/airflow.sh init            migrate the metadata DB (once; quick afterwards)
+#   infra/airflow.sh test DAG_ID     run one DAG run end to end in-process
+#   infra/airflow.sh <airflow args>  any airflow command with this environment
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV="$ROOT/.venv-airflow"
+[ -x "$VENV/bin/airflow" ] || { echo "[airflow] $VENV missing: run make setup" >&2; exit 1; }
+export LAKEHOUSE_VAR=${LAKEHOUSE_VAR:-$ROOT/var}
+export AIRFLOW_HOME=${AIRFLOW_HOME:-$LAKEHOUSE_VAR/airflow}
+export AIRFLOW__CORE__DAGS_FOLDER=${AIRFLOW__CORE__DAGS_FOLDER:-$ROOT/dags}
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__UNIT_TEST_MODE=False
+export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNING}
+# DAG files import the contracts (repo root) and call bin/lakehouse.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export PATH="$VENV/bin:$PATH"
+mkdir -p "$AIRFLOW_HOME"
+
+case "${1:-}" in
+  init)
+    if [ ! -f "$AIRFLOW_HOME/.migrated" ] || [ "$AIRFLOW_HOME/.migrated" -ot "$VENV/bin/airflow" ]; then
+      echo "[airflow] migrating metadata DB in $AIRFLOW_HOME"
+      airflow db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/migrate.log" >&2; exit 1; }
+      touch "$AIRFLOW_HOME/.migrated"
+    fi
+    ;;
+  test)
+    shift
+    "$0" init
+    exec airflow dags test "$@"
+    ;;
+  "")
+    echo "usage: $0 init | test DAG_ID | <airflow args>" >&2; exit 2 ;;
+  *)
+    exec airflow "$@" ;;
+esac
