@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make bench: every benchmark prints its figure (a ratio against a baseline in the same run) last.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+bash infra/services.sh start
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+for b in bench/*.py; do
+  echo "== $b"
+  .venv-data/bin/python "$b" "$@" 2>&1 | grep -v -E "WARN|log4j|setLogLevel|^\[Stage"
+done
