@@ -1,0 +1,122 @@
+"""The whole chain on real components: sector DBs -> Spark -> bronze -> dbt -> gold -> CKAN, run by
+Airflow (`airflow dags test`), twice. The CSV researchers download must equal the gold table."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from pathlib import Path
+
+import ckanapi
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+import requests
+
+from data_contracts import dataset, source_tables
+from infra.synthetic_sectors import seed
+from lakehouse.config import REPO_ROOT, Settings
+from lakehouse.lake import read_table
+from publish.disclosure import IDENTIFIER_PATTERNS, direct_identifier_columns
+
+DATASET = dataset("population_by_province_age_sex")
+TEST_KEY = "test-only-pseudonym-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def chain_env(tmp_path_factory: pytest.TempPathFactory, ckan_portal) -> dict[str, str]:
+    var = tmp_path_factory.mktemp("var")
+    env = dict(os.environ)
+    env.update(
+        {
+            "LAKEHOUSE_VAR": str(var),
+            "LAKE_ROOT": str(var / "lake"),
+            "AIRFLOW_HOME": str(REPO_ROOT / "var" / "airflow-test"),
+            "CKAN_URL": ckan_portal.url,
+            "CKAN_API_TOKEN": ckan_portal.token,
+            "LAKEHOUSE_PSEUDONYM_KEY": TEST_KEY,
+        }
+    )
+    return env
+
+
+def _settings(env: dict[str, str]) -> Settings:
+    return Settings(
+        var_dir=Path(env["LAKEHOUSE_VAR"]),
+        lake_root=Path(env["LAKE_ROOT"]),
+        postgres_url=Settings.from_env().postgres_url,
+        mariadb_url=Settings.from_env().mariadb_url,
+        spark_master="local[2]",
+        ckan_url=env["CKAN_URL"],
+        ckan_token_file=Path(env["LAKEHOUSE_VAR"]) / "none",
+    )
+
+
+def _run_dag(env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        ["bash", "infra/airflow.sh", "test", "national_open_data"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def _csv_resource(portal: ckanapi.RemoteCKAN) -> tuple[dict, list[dict]]:
+    package = portal.action.package_show(id=DATASET.name)
+    return package, [r for r in package["resources"] if r["format"].upper() == "CSV"]
+
+
+@pytest.fixture(scope="module")
+def first_run(chain_env: dict[str, str]) -> dict[str, int]:
+    rows = seed(_settings(chain_env), scale=6000, dirty_share=0.03, seed=11).rows
+    _run_dag(chain_env)
+    return rows
+
+
+def test_published_csv_equals_gold_and_has_no_identifiers(chain_env, first_run, ckan_portal) -> None:
+    settings = _settings(chain_env)
+    gold, _ = read_table(DATASET.gold_path(settings.lake_root))
+    assert gold.num_rows > 0
+    portal = ckanapi.RemoteCKAN(ckan_portal.url, apikey=ckan_portal.token)
+    _, csvs = _csv_resource(portal)
+    assert len(csvs) == 1
+    body = requests.get(csvs[0]["url"], timeout=30).content
+    downloaded = pacsv.read_csv(
+        io.BytesIO(body),
+        convert_options=pacsv.ConvertOptions(column_types=gold.schema, strings_can_be_null=False),
+    )
+    assert downloaded.column_names == [c.name for c in DATASET.columns]
+    assert not set(downloaded.column_names) & direct_identifier_columns()
+    order = [(c, "ascending") for c in ("province_code_2025", "age_band", "sex")]
+    assert downloaded.sort_by(order).to_pylist() == gold.sort_by(order).to_pylist()
+    text = body.decode("utf-8")
+    for pattern in IDENTIFIER_PATTERNS.values():
+        assert not any(pattern.match(cell) for line in text.splitlines() for cell in line.split(","))
+    published = pa.compute.drop_null(downloaded[DATASET.count_column]).to_pylist()
+    assert published and min(published) >= DATASET.min_cell_count
+
+
+def test_bronze_holds_every_source_row_once(chain_env, first_run) -> None:
+    settings = _settings(chain_env)
+    for table in source_tables():
+        bronze, _ = read_table(table.bronze_path(settings.lake_root))
+        assert bronze.num_rows == first_run[table.qualified_name], table.qualified_name
+
+
+def test_second_run_duplicates_nothing(chain_env, first_run, ckan_portal) -> None:
+    settings = _settings(chain_env)
+    _run_dag(chain_env)
+    for table in source_tables():
+        bronze, version = read_table(table.bronze_path(settings.lake_root))
+        assert bronze.num_rows == first_run[table.qualified_name]
+        assert version >= 1  # a new batch replaced the snapshot
+    portal = ckanapi.RemoteCKAN(ckan_portal.url, apikey=ckan_portal.token)
+    found = portal.action.package_search(q=f"name:{DATASET.name}", include_private=True)
+    assert found["count"] == 1
+    package, _ = _csv_resource(portal)
+    names = [r["name"] for r in package["resources"]]
+    assert sorted(names) == sorted(set(names)) and len(names) == 2
