@@ -1,0 +1,75 @@
+"""dbt-duckdb plugin: Delta extension from its PyPI wheel, keyed pseudonyms, and Delta writes.
+
+- configure_connection: LOADs the delta extension shipped in the `duckdb-extension-delta` wheel (no
+  download; INSTALL fails offline) and registers `hmac_sha256(varchar) -> varchar`, a vectorised
+  Arrow UDF keyed by LAKEHOUSE_PSEUDONYM_KEY. The key lives only in this process's memory.
+- store: the `delta` materialization hands over a relation; it is streamed into a Delta table with
+  deltalake (overwrite). A failed write leaves the previous Delta version in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb_extension_delta
+import pyarrow as pa
+from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.adapters.duckdb.utils import TargetConfig
+from deltalake import write_deltalake
+from duckdb import DuckDBPyConnection
+from duckdb.sqltypes import VARCHAR
+
+KEY_ENV = "LAKEHOUSE_PSEUDONYM_KEY"
+MIN_KEY_LENGTH = 16
+
+
+def delta_extension_path() -> str:
+    found = sorted(Path(duckdb_extension_delta.__file__).parent.rglob("delta.duckdb_extension"))
+    if not found:
+        raise RuntimeError("duckdb-extension-delta wheel has no delta.duckdb_extension; reinstall the data venv")
+    return str(found[-1])
+
+
+def pseudonym_key() -> bytes:
+    key = os.environ.get(KEY_ENV, "")
+    if len(key) < MIN_KEY_LENGTH:
+        raise RuntimeError(
+            f"{KEY_ENV} is not set (or shorter than {MIN_KEY_LENGTH} characters): pseudonyms need the HMAC key; "
+            "bin/lakehouse transform provides it"
+        )
+    return key.encode()
+
+
+def hmac_udf(key: bytes) -> Callable[[pa.Array], pa.Array]:
+    def hmac_sha256(values: pa.Array) -> pa.Array:
+        return pa.array(
+            [None if v is None else hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in values.to_pylist()],
+            pa.string(),
+        )
+
+    return hmac_sha256
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self._conn: DuckDBPyConnection | None = None
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        conn.load_extension(delta_extension_path())
+        conn.create_function("hmac_sha256", hmac_udf(pseudonym_key()), [VARCHAR], VARCHAR, type="arrow")
+        self._conn = conn
+
+    def store(self, target_config: TargetConfig) -> None:
+        if self._conn is None or target_config.location is None:
+            raise RuntimeError("delta store called before the connection was configured")
+        cursor = self._conn.cursor()
+        try:
+            reader = cursor.sql(f"select * from {target_config.relation}").fetch_record_batch()
+            write_deltalake(target_config.location.path, reader, mode="overwrite", schema_mode="overwrite")
+        finally:
+            cursor.close()
