@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Local CKAN 2.12 portal for the demo and tests, with the TEST-ONLY Solr stand-in it needs.
+#   infra/ckan.sh start    idempotent: Solr stand-in, database, ckan.ini, sysadmin + API token, server
+#   infra/ckan.sh stop     stop CKAN and the stand-in by their PID files (never by name)
+#   infra/ckan.sh status | url | token
+# Settings (environment, with defaults): CKAN_HOST=127.0.0.1 CKAN_PORT=5000 CKAN_URL SOLR_PORT=8983
+# CKAN_DB=ckan_portal PG_HOST=127.0.0.1 PG_PORT=5432 REDIS_URL LAKEHOUSE_VAR=./var CKAN_DIR=$LAKEHOUSE_VAR/ckan
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV="$ROOT/.venv-ckan"
+CKAN_HOST=${CKAN_HOST:-127.0.0.1}
+CKAN_PORT=${CKAN_PORT:-5000}
+CKAN_URL=${CKAN_URL:-http://$CKAN_HOST:$CKAN_PORT}
+SOLR_PORT=${SOLR_PORT:-8983}
+SOLR_URL="http://127.0.0.1:$SOLR_PORT/solr/ckan"
+CKAN_DB=${CKAN_DB:-ckan_portal}
+PG_HOST=${PG_HOST:-127.0.0.1}
+PG_PORT=${PG_PORT:-5432}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/1}
+LAKEHOUSE_VAR=${LAKEHOUSE_VAR:-$ROOT/var}
+DIR=${CKAN_DIR:-$LAKEHOUSE_VAR/ckan}
+INI="$DIR/ckan.ini"
+ADMIN=lakehouse_admin
+
+log() { printf '[ckan] %s\n' "$*"; }
+die() { printf '[ckan] error: %s\n' "$*" >&2; exit 1; }
+answers() { curl -sf -o /dev/null --max-time 3 "$1"; }
+ckan_up() { answers "$CKAN_URL/api/3/action/status_show"; }
+solr_up() { answers "$SOLR_URL/admin/ping"; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+ckan() { "$VENV/bin/ckan" -c "$INI" "$@"; }
+
+wait_until() {  # what, check, seconds, log file
+  for _ in $(seq 1 $(($3 * 4))); do "$2" && return 0; sleep 0.25; done
+  tail -30 "$4" >&2 || true
+  die "$1 did not answer within $3 s; log: $4"
+}
+
+start_solr() {
+  solr_up && return 0
+  log "starting the TEST-ONLY Solr stand-in on :$SOLR_PORT"
+  nohup "$VENV/bin/python" "$ROOT/infra/solr_standin.py" --host 127.0.0.1 --port "$SOLR_PORT" \
+    --data-file "$DIR/solr-index.json" >"$DIR/solr.log" 2>&1 &
+  echo $! >"$DIR/solr.pid"
+  wait_until "Solr stand-in" solr_up 20 "$DIR/solr.log"
+}
+
+configure() {
+  if ! psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$CKAN_DB'" | grep -q 1; then
+    log "creating database $CKAN_DB"
+    createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "$CKAN_DB"
+  fi
+  if [ ! -f "$INI" ]; then
+    "$VENV/bin/ckan" generate config "$INI" >/dev/null
+  fi
+  # Re-applied on every cold start so a changed port or URL takes effect; site_url must be the real
+  # host:port because CKAN builds resource download URLs from it.
+  "$VENV/bin/ckan" config-tool "$INI" \
+    "sqlalchemy.url=postgresql://postgres@$PG_HOST:$PG_PORT/$CKAN_DB" \
+    "ckan.site_url=$CKAN_URL" \
+    "solr_url=$SOLR_URL" \
+    "ckan.redis.url=$REDIS_URL" \
+    "ckan.storage_path=$DIR/storage" \
+    "ckan.max_resource_size=500" \
+    "ckan.plugins=activity dcat dcat_json_interface structured_data image_view text_view" \
+    "ckan.views.default_views=image_view text_view" \
+    "ckan.site_title=National Open Data Portal (local)" \
+    "ckan.locale_default=en" >/dev/null
+  mkdir -p "$DIR/storage"
+  if [ ! -f "$DIR/.db-initialised" ] || [ "$DIR/.db-initialised" -ot "$VENV/bin/ckan" ]; then
+    log "initialising the CKAN database"
+    ckan db init >"$DIR/db-init.log" 2>&1 || { tail -20 "$DIR/db-init.log" >&2; die "ckan db init failed"; }
+    touch "$DIR/.db-initialised"
+  fi
+  if [ ! -s "$DIR/api_token" ]; then
+    if ! ckan user show "$ADMIN" 2>/dev/null | grep -q "name=$ADMIN"; then
+      local password
+      password=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))')
+      ckan user add "$ADMIN" email="$ADMIN@localhost" password="$password" >/dev/null 2>&1
+      (umask 077; printf '%s\n' "$password" >"$DIR/admin_password")
+    fi
+    ckan sysadmin add "$ADMIN" >/dev/null 2>&1 || true
+    (umask 077; ckan user token add "$ADMIN" lakehouse-publisher 2>/dev/null | tail -n 1 | tr -d '[:space:]' >"$DIR/api_token")
+    [ -s "$DIR/api_token" ] || die "could not create an API token for $ADMIN"
+  fi
+}
+
+start() {
+  [ -x "$VENV/bin/ckan" ] || die "$VENV missing: run make setup first"
+  mkdir -p "$DIR"
+  start_solr
+  if ckan_up; then
+    [ -s "$DIR/api_token" ] || die "$CKAN_URL is served by a CKAN this folder ($DIR) did not start; set CKAN_PORT"
+    return 0
+  fi
+  configure
+  log "starting CKAN on $CKAN_URL"
+  nohup "$VENV/bin/ckan" -c "$INI" run -H "$CKAN_HOST" -p "$CKAN_PORT" --disable-reloader --threaded \
+    >"$DIR/ckan.log" 2>&1 &
+  echo $! >"$DIR/ckan.pid"
+  wait_until "CKAN" ckan_up 90 "$DIR/ckan.log"
+  log "ready: $CKAN_URL (sysadmin $ADMIN; token in $DIR/api_token)"
+}
+
+stop_pid() {  # name, pid file
+  if alive "$2"; then
+    local pid
+    pid=$(cat "$2")
+    log "stopping $1 (pid $pid)"
+    kill "$pid"
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$2"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid CKAN "$DIR/ckan.pid"; stop_pid "Solr stand-in" "$DIR/solr.pid" ;;
+  status)
+    ckan_up && echo "CKAN        up   $CKAN_URL" || echo "CKAN        down $CKAN_URL"
+    solr_up && echo "Solr (test) up   $SOLR_URL" || echo "Solr (test) down $SOLR_URL" ;;
+  url) echo "$CKAN_URL" ;;
+  token) cat "$DIR/api_token" ;;
+  *) echo "usage: $0 start|stop|status|url|token" >&2; exit 2 ;;
+esac
