@@ -29,9 +29,17 @@ case "${1:-}" in
     fi
     ;;
   test)
+    # `airflow dags test` can exit 0 after a failed task: judge by the DagRun's final state instead.
     shift
     "$0" init
-    exec airflow dags test "$@"
+    out=$(mktemp)
+    trap 'rm -f "$out"' EXIT
+    AIRFLOW__LOGGING__LOGGING_LEVEL=INFO airflow dags test "$@" 2>&1 | tee "$out" || true
+    if ! grep -q "DagRun Finished: .*state=success" "$out"; then
+      echo "[airflow] the DAG run of $1 did not succeed. Errors reported by the tasks:" >&2
+      grep -oE "(lakehouse [a-z]+: error: |ERROR ).*" "$out" | sed 's/ \[airflow\.task.*//' | sort -u >&2 || true
+      exit 1
+    fi
     ;;
   "")
     echo "usage: $0 init | test DAG_ID | <airflow args>" >&2; exit 2 ;;

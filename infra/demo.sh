@@ -7,12 +7,15 @@ SCALE=${1:-20000}
 bash infra/services.sh start
 bash infra/ckan.sh start
 bin/lakehouse seed --scale "$SCALE"
-bash infra/airflow.sh test national_open_data >"${LAKEHOUSE_VAR:-$ROOT/var}/demo-airflow.log" 2>&1 || {
-  tail -40 "${LAKEHOUSE_VAR:-$ROOT/var}/demo-airflow.log" >&2
-  echo "[demo] the Airflow run failed; full log: ${LAKEHOUSE_VAR:-$ROOT/var}/demo-airflow.log" >&2
+LOG="${LAKEHOUSE_VAR:-$ROOT/var}/demo-airflow.log"
+echo "[demo] running DAG national_open_data through Airflow (airflow dags test); log: $LOG"
+bash infra/airflow.sh test national_open_data >"$LOG" 2>&1 || {
+  grep -E "ERROR|error:|Traceback|failed" "$LOG" | tail -20 >&2
+  echo "[demo] the Airflow run failed; full log: $LOG" >&2
   exit 1
 }
-grep -E "state=|Marking run|DagRun Finished" "${LAKEHOUSE_VAR:-$ROOT/var}/demo-airflow.log" | tail -8 || true
+grep -oE "running task <TaskInstance: national_open_data\.[a-z0-9_]+" "$LOG" | sed 's/.*national_open_data\./[demo]   ran /' || true
+grep -oE "DagRun Finished: dag_id=[a-z_]+|run_duration=[0-9.]+|state=[a-z]+" "$LOG" | tr '\n' ' ' | sed 's/^/[demo] /'; echo
 bin/lakehouse status
 CKAN_URL=$(bash infra/ckan.sh url)
 echo
