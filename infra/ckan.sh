@@ -46,9 +46,18 @@ start_solr() {
 }
 
 configure() {
-  if ! psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$CKAN_DB'" | grep -q 1; then
+  local exists
+  exists=$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$CKAN_DB'")
+  if [ ! -f "$DIR/.db-initialised" ]; then
+    # The database, the uploaded files and the search index form one portal. A database whose folder
+    # is gone (a fresh clone, a deleted var/) points at files that no longer exist: start it afresh.
+    if [ "$exists" = 1 ]; then
+      log "database $CKAN_DB has no portal folder at $DIR: recreating it"
+      dropdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "$CKAN_DB"
+    fi
     log "creating database $CKAN_DB"
     createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "$CKAN_DB"
+    rm -f "$DIR/api_token" "$DIR/solr-index.json"
   fi
   if [ ! -f "$INI" ]; then
     "$VENV/bin/ckan" generate config "$INI" >/dev/null

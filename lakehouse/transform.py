@@ -36,12 +36,14 @@ def dbt_vars() -> dict[str, object]:
     return {"min_cell_count": max(counts)} if counts else {}
 
 
-def run_dbt(settings: Settings, command: str = "build", select: list[str] | None = None) -> int:
+def run_dbt(
+    settings: Settings, command: str = "build", select: list[str] | None = None, extra_vars: dict | None = None
+) -> int:
     """`dbt <command>` over the project; returns dbt's exit code (output streams to the console)."""
     dbt = Path(sys.executable).with_name("dbt")
     args = [str(dbt), command, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
     if command in ("build", "run", "test", "seed"):
-        args += ["--vars", json.dumps(dbt_vars())]
+        args += ["--vars", json.dumps({**dbt_vars(), **(extra_vars or {})})]
     if select:
         args += ["--select", *select]
     return subprocess.run(args, env=dbt_env(settings), cwd=DBT_PROJECT, check=False).returncode

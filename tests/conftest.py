@@ -21,7 +21,7 @@ class Portal:
 TEST_PORTAL_ENV = {
     "CKAN_PORT": os.environ.get("TEST_CKAN_PORT", "5055"),
     "SOLR_PORT": os.environ.get("TEST_SOLR_PORT", "8984"),
-    "CKAN_DB": "ckan_test_portal",
+    "CKAN_DB": os.environ.get("TEST_CKAN_DB", "ckan_test_portal"),
     "CKAN_DIR": str(REPO_ROOT / "var" / "ckan-test"),
 }
 

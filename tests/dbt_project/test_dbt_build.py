@@ -1,0 +1,152 @@
+"""dbt build over hand-made bronze Delta tables: checks, quarantine, pseudonyms, suppression."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from data_contracts import SourceTable, source_tables
+from lakehouse.config import Settings
+from lakehouse.lake import read_table
+from lakehouse.transform import DBT_PROJECT, dbt_env, run_dbt
+
+KEY = "test-only-pseudonym-key-0123456789abcdef"
+AT = datetime(2026, 5, 1, tzinfo=UTC)
+ARROW = {
+    "bigint": pa.int64(),
+    "smallint": pa.int16(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "datetime": pa.timestamp("us", tz="UTC"),
+}
+
+
+def _schema(table: SourceTable) -> pa.Schema:
+    cols = [(c.name, ARROW.get(c.physical_type or "", pa.string())) for c in table.columns]
+    audit = [("_batch_id", pa.string()), ("_ingested_at", pa.timestamp("us", tz="UTC")), ("_source", pa.string())]
+    return pa.schema(cols + audit)
+
+
+def _citizen(n: int, sex: int = 1, born: date = date(1996, 3, 1), **over: object) -> dict:
+    row = {
+        "registry_id": n,
+        "citizen_id": f"0010960{n:05d}",
+        "full_name": "Nguyễn Văn A",
+        "date_of_birth": born,
+        "sex": sex,
+        "ethnicity_code": "01",
+        "phone": "0912345678",
+        "address_line": "Số 1 Tràng Tiền",
+        "province_code": "01",
+        "district_code": "001",
+        "ward_code": "00001",
+        "updated_at": AT,
+        "_batch_id": "b1",
+        "_ingested_at": AT,
+        "_source": "test",
+    }
+    return {**row, **over}
+
+
+CITIZENS = (
+    [_citizen(i) for i in range(1, 13)]  # 12 men aged 30 in Hà Nội: published
+    + [_citizen(i, sex=2) for i in range(13, 16)]  # 3 women: suppressed
+    + [_citizen(1, registry_id=99, updated_at=datetime(2025, 1, 1, tzinfo=UTC))]  # older duplicate of citizen 1
+    + [
+        _citizen(20, citizen_id=None),
+        _citizen(21, citizen_id="12345"),
+        _citizen(22, born=date(2099, 1, 1)),
+        _citizen(23, sex=9),
+        _citizen(24, province_code="99"),
+    ]
+)
+REASONS = {
+    20: "missing citizen_id",
+    21: "malformed citizen_id",
+    22: "invalid date_of_birth",
+    23: "unknown sex",
+    24: "unknown province_code",
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> Settings:
+    var = tmp_path_factory.mktemp("var")
+    settings = dataclasses.replace(Settings.from_env(), var_dir=var, lake_root=var / "lake")
+    for table in source_tables():
+        rows = CITIZENS if table.qualified_name == "population.citizen" else []
+        write_deltalake(str(table.bronze_path(settings.lake_root)), pa.Table.from_pylist(rows, schema=_schema(table)))
+    monkeypatch_module.setenv("LAKEHOUSE_PSEUDONYM_KEY", KEY)
+    monkeypatch_module.setenv("DBT_DUCKDB_PATH", str(var / "dbt.duckdb"))
+    assert run_dbt(settings, extra_vars={"reference_date": "2026-07-01"}) == 0
+    return settings
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def test_gold_counts_and_suppression(built: Settings) -> None:
+    gold, _ = read_table(built.lake_root / "gold" / "population_by_province_age_sex")
+    rows = {(r["province_code_2025"], r["age_band"], r["sex"]): r for r in gold.to_pylist()}
+    assert rows[("01", "30-34", "male")]["population"] == 12 and not rows[("01", "30-34", "male")]["suppressed"]
+    assert rows[("01", "30-34", "female")]["population"] is None and rows[("01", "30-34", "female")]["suppressed"]
+    assert rows[("01", "30-34", "male")]["province_name_2025"] == "Thành phố Hà Nội"
+    assert len(rows) == 2
+
+
+def test_quarantine_holds_each_defect_with_its_reason(built: Settings) -> None:
+    quarantine, _ = read_table(built.lake_root / "quarantine" / "population" / "citizen")
+    assert {r["registry_id"]: r["reject_reason"] for r in quarantine.to_pylist()} == REASONS
+
+
+def test_silver_is_pseudonymised_without_direct_identifiers(built: Settings) -> None:
+    silver, _ = read_table(built.lake_root / "silver" / "population" / "residents")
+    assert not {"citizen_id", "full_name", "date_of_birth", "phone", "address_line"} & set(silver.column_names)
+    expected = {hmac.new(KEY.encode(), f"0010960{i:05d}".encode(), hashlib.sha256).hexdigest() for i in range(1, 16)}
+    assert set(silver["person_pseudonym"].to_pylist()) == expected  # 15 people, the duplicate collapsed
+
+
+def test_rerun_adds_a_version_with_the_same_content(built: Settings) -> None:
+    path = built.lake_root / "gold" / "population_by_province_age_sex"
+    before, version = read_table(path)
+    assert run_dbt(built, select=["population__by_province_age_sex"], extra_vars={"reference_date": "2026-07-01"}) == 0
+    after, new_version = read_table(path)
+    assert new_version == version + 1 and after.to_pylist() == before.to_pylist()
+    assert DeltaTable(str(path)).history()[0]["operation"] in ("WRITE", "CREATE OR REPLACE TABLE")
+
+
+def test_missing_key_fails_clearly(built: Settings) -> None:
+    env = dbt_env(built)
+    del env["LAKEHOUSE_PSEUDONYM_KEY"]
+    dbt = Path(sys.executable).with_name("dbt")
+    proc = subprocess.run(
+        [
+            str(dbt),
+            "run",
+            "--select",
+            "int_population__residents",
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+        ],
+        env=env,
+        cwd=DBT_PROJECT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "LAKEHOUSE_PSEUDONYM_KEY is not set" in proc.stdout + proc.stderr
