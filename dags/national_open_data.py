@@ -28,13 +28,13 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     tags=["lakehouse", "open-data"],
 ) as dag:
+    # One task per sector: its tables share one Spark session (JVM start-up is most of a small run).
     ingest = [
         BashOperator(
-            task_id=f"ingest__{t.sector}__{t.table}",
-            bash_command=f"{LAKEHOUSE} ingest --sector {t.sector} --table {t.table} --batch-version {BATCH_VERSION}",
-            pool_slots=1,
+            task_id=f"ingest__{sector}",
+            bash_command=f"{LAKEHOUSE} ingest --sector {sector} --batch-version {BATCH_VERSION}",
         )
-        for t in source_tables()
+        for sector in sorted({t.sector for t in source_tables()})
     ]
     # One writer per DuckDB file: a single dbt build task, never parallel.
     transform = BashOperator(task_id="transform", bash_command=f"{LAKEHOUSE} transform")

@@ -4,7 +4,8 @@ Table layouts come from the source contracts (physicalType per column), so the g
 restates a schema: it only knows how to invent a plausible value for each column name.
 
 - population.citizen (PostgreSQL): the registry, CCCD-layout IDs, Faker vi_VN names, PRE-2025 codes.
-- health.hospital_visit (MariaDB), education.enrolment (PostgreSQL), transport.driving_licence
+- health.insurance_card + hospital_visit (MariaDB), education.enrolment (PostgreSQL),
+  transport.vehicle_registration + driving_licence
   (MariaDB): rows keyed by citizen ID.
 - `dirty_share` of rows get a defect (NULL / malformed key, impossible date, unknown code,
   duplicate) so every quality path runs from day one.
@@ -31,6 +32,7 @@ LEGACY_WARDS = REPO_ROOT / "dbt_project" / "seeds" / "admin_units" / "legacy_war
 BASE_TIME = datetime(2026, 1, 1, 8, 0, 0)
 TODAY = date(2026, 7, 1)  # fixed so a seed is identical whenever it runs
 ICD10 = ["J06.9", "I10", "E11.9", "K29.7", "M54.5", "A09", "J18.9", "N39.0", "R50.9", "Z00.0"]
+VEHICLE_TYPES = ["motorbike", "car", "truck", "bus"]
 LICENCE_CLASSES = ["A1", "A1", "A1", "A", "B", "B", "C1", "C", "D"]
 # Kinh is ~85% of the population; the rest spread over other groups (codes of the 54 groups).
 ETHNICITY = [
@@ -143,16 +145,47 @@ def _valid_people(citizens: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in citizens if c["citizen_id"] and len(c["citizen_id"]) == 12 and c["date_of_birth"] < TODAY]
 
 
-def generate_hospital_visits(people: Sequence[dict[str, Any]], dirty_share: float, seed: int) -> tuple[list[dict], int]:
+def _age_on(person: dict[str, Any]) -> int:
+    return (TODAY - person["date_of_birth"]).days // 365
+
+
+def _beneficiary_group(age: int) -> str:
+    return "TE" if age < 6 else "HS" if age < 18 else "DN" if age < 60 else "HT"
+
+
+def generate_insurance_cards(people: Sequence[dict[str, Any]], dirty_share: float, seed: int) -> tuple[list[dict], int]:
+    rng = random.Random(seed + 4)
+    rows, dirty = [], 0
+    for person in people:
+        if rng.random() > 0.92:  # coverage is ~92% of the population
+            continue
+        valid_from = date(2026, 1, 1)
+        row = {
+            "card_id": len(rows) + 1,
+            "card_no": f"{_beneficiary_group(_age_on(person))}4{person['province_code']}{rng.randrange(10**10):010d}",
+            "citizen_id": person["citizen_id"],
+            "beneficiary_group": _beneficiary_group(_age_on(person)),
+            "valid_from": valid_from,
+            "valid_to": date(2026, 12, 31),
+            "updated_at": BASE_TIME + timedelta(seconds=rng.randrange(180 * 86400)),
+        }
+        if rng.random() < dirty_share:
+            dirty += 1
+            row["valid_to"] = date(2025, 6, 30)  # ends before it starts
+        rows.append(row)
+    return rows, dirty
+
+
+def generate_hospital_visits(cards: Sequence[dict[str, Any]], dirty_share: float, seed: int) -> tuple[list[dict], int]:
     rng = random.Random(seed + 1)
     rows, dirty = [], 0
-    for i, person in enumerate(rng.choices(people, k=len(people) // 2), start=1):
+    for i, card in enumerate(rng.choices(cards, k=len(cards) // 2), start=1):
         visit = TODAY - timedelta(days=rng.randrange(365))
         row = {
             "visit_id": i,
-            "citizen_id": person["citizen_id"],
-            "card_no": f"DN4{person['province_code']}{rng.randrange(10**10):010d}",
-            "facility_code": f"{person['province_code']}{rng.randrange(1, 200):03d}",
+            "citizen_id": card["citizen_id"],
+            "card_no": card["card_no"],
+            "facility_code": f"{card['card_no'][3:5]}{rng.randrange(1, 200):03d}",
             "visit_date": visit.isoformat(),
             "icd10_code": rng.choice(ICD10),
             "cost_vnd": rng.randrange(50, 5000) * 1000,
@@ -169,7 +202,7 @@ def generate_enrolments(people: Sequence[dict[str, Any]], dirty_share: float, se
     rng = random.Random(seed + 2)
     rows, dirty = [], 0
     for person in people:
-        age = (TODAY - person["date_of_birth"]).days // 365
+        age = _age_on(person)
         if not 6 <= age <= 17:
             continue
         row = {
@@ -194,7 +227,7 @@ def generate_driving_licences(
     rng = random.Random(seed + 3)
     rows, dirty = [], 0
     for person in people:
-        if (TODAY - person["date_of_birth"]).days // 365 < 18 or rng.random() > 0.4:
+        if _age_on(person) < 18 or rng.random() > 0.4:
             continue
         issued = TODAY - timedelta(days=rng.randrange(3650))
         row = {
@@ -209,6 +242,32 @@ def generate_driving_licences(
         if rng.random() < dirty_share:
             dirty += 1
             row["citizen_id"] = None
+        rows.append(row)
+    return rows, dirty
+
+
+def generate_vehicle_registrations(
+    people: Sequence[dict[str, Any]], dirty_share: float, seed: int
+) -> tuple[list[dict], int]:
+    rng = random.Random(seed + 5)
+    rows, dirty = [], 0
+    for person in people:
+        if _age_on(person) < 18 or rng.random() > 0.5:
+            continue
+        vehicle = rng.choices(VEHICLE_TYPES, [85, 12, 2, 1])[0]
+        plate = f"{rng.randrange(11, 99)}{rng.choice('ABCDEFGHK')}-{rng.randrange(100, 1000)}.{rng.randrange(100):02d}"
+        row = {
+            "registration_id": len(rows) + 1,
+            "plate_no": plate,
+            "citizen_id": person["citizen_id"],
+            "vehicle_type": vehicle,
+            "province_code": person["province_code"],
+            "registered_on": TODAY - timedelta(days=rng.randrange(5000)),
+            "updated_at": BASE_TIME + timedelta(seconds=rng.randrange(180 * 86400)),
+        }
+        if rng.random() < dirty_share:
+            dirty += 1
+            row["province_code"] = "99"
         rows.append(row)
     return rows, dirty
 
@@ -271,9 +330,12 @@ def seed(settings: Settings, scale: int = 20_000, dirty_share: float = 0.02, see
         raise ValueError("scale must be >= 1 and dirty_share in [0, 1)")
     citizens, dirty_citizens = generate_citizens(scale, dirty_share, seed)
     people = _valid_people(citizens)
+    cards, dirty_cards = generate_insurance_cards(people, dirty_share, seed)
     plan = {
         source_table("population", "citizen"): (citizens, dirty_citizens),
-        source_table("health", "hospital_visit"): generate_hospital_visits(people, dirty_share, seed),
+        source_table("health", "insurance_card"): (cards, dirty_cards),
+        source_table("health", "hospital_visit"): generate_hospital_visits(cards, dirty_share, seed),
+        source_table("transport", "vehicle_registration"): generate_vehicle_registrations(people, dirty_share, seed),
         source_table("education", "enrolment"): generate_enrolments(people, dirty_share, seed),
         source_table("transport", "driving_licence"): generate_driving_licences(people, dirty_share, seed),
     }

@@ -37,7 +37,13 @@ def _cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    tables = [source_table(args.sector, args.table)] if args.sector else list(source_tables())
+    tables = [
+        t
+        for t in source_tables()
+        if (not args.sector or t.sector == args.sector) and (not args.table or t.table == args.table)
+    ]
+    if not tables:
+        source_table(args.sector or "", args.table)  # raises with the list of known tables
     if args.dry_run:
         for t in tables:
             print(f"would ingest {t.source_label} -> {t.bronze_path(settings.lake_root)}")

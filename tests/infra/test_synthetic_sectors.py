@@ -8,6 +8,7 @@ from datetime import date
 import psycopg
 import pymysql
 
+from data_contracts import source_tables
 from infra.synthetic_sectors import LEGACY_WARDS, TODAY, generate_citizens, seed
 from lakehouse.config import Settings
 
@@ -49,14 +50,17 @@ def test_dirty_share_produces_each_kind_of_defect() -> None:
     assert any(r["date_of_birth"] >= TODAY or r["date_of_birth"].year < 1900 for r in rows)
 
 
-def test_seed_loads_all_four_sector_databases() -> None:
+def test_seed_loads_every_contracted_table() -> None:
     settings = Settings.from_env()
     report = seed(settings, scale=300, dirty_share=0.02, seed=5)
-    with psycopg.connect(f"{settings.postgres_url}/population") as conn:
-        assert conn.execute("SELECT count(*) FROM citizen").fetchone()[0] == report.rows["population.citizen"]
-    with psycopg.connect(f"{settings.postgres_url}/education") as conn:
-        assert conn.execute("SELECT count(*) FROM enrolment").fetchone()[0] == report.rows["education.enrolment"]
-    for db, table in (("health", "hospital_visit"), ("transport", "driving_licence")):
-        with pymysql.connect(host="127.0.0.1", user="root", database=db) as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {table}")
-            assert cur.fetchone()[0] == report.rows[f"{db}.{table}"] > 0
+    assert set(report.rows) == {t.qualified_name for t in source_tables()}
+    for table in source_tables():
+        sql = f"SELECT count(*) FROM {table.table}"
+        if table.server_type == "postgres":
+            with psycopg.connect(f"{settings.postgres_url}/{table.database}") as conn:
+                count = conn.execute(sql).fetchone()[0]
+        else:
+            with pymysql.connect(host="127.0.0.1", user="root", database=table.database) as conn, conn.cursor() as cur:
+                cur.execute(sql)
+                count = cur.fetchone()[0]
+        assert count == report.rows[table.qualified_name] > 0, table.qualified_name
