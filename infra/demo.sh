@@ -15,7 +15,7 @@ bash infra/airflow.sh test national_open_data >"$LOG" 2>&1 || {
   exit 1
 }
 grep -oE "running task <TaskInstance: national_open_data\.[a-z0-9_]+" "$LOG" | sed 's/.*national_open_data\./[demo]   ran /' || true
-grep -oE "DagRun Finished: dag_id=[a-z_]+|run_duration=[0-9.]+|state=[a-z]+" "$LOG" | tr '\n' ' ' | sed 's/^/[demo] /'; echo
+grep -oE "DagRun Finished: .*" "$LOG" | grep -oE "dag_id=[a-z_]+|run_duration=[0-9]+|state=[a-z]+" | tr '\n' ' ' | sed 's/^/[demo] DAG run finished: /'; echo
 bin/lakehouse status
 CKAN_URL=$(bash infra/ckan.sh url)
 echo
