@@ -10,13 +10,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 
 from data_contracts import datasets, source_tables
 
 LAKEHOUSE = Path(__file__).resolve().parents[1] / "bin" / "lakehouse"
 # Same DAG run -> same batch version, so a retried ingest after a successful commit is a no-op.
 BATCH_VERSION = "{{ (logical_date or dag_run.run_after).int_timestamp }}"
+# Trigger with conf {"full_refresh": true} after a source was rebuilt: incremental tables reload.
+FULL_REFRESH = "{{ ' --full-refresh' if params.full_refresh else '' }}"
 
 with DAG(
     dag_id="national_open_data",
@@ -27,12 +29,13 @@ with DAG(
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     tags=["lakehouse", "open-data"],
+    params={"full_refresh": Param(False, type="boolean", description="reload incremental tables as snapshots")},
 ) as dag:
     # One task per sector: its tables share one Spark session (JVM start-up is most of a small run).
     ingest = [
         BashOperator(
             task_id=f"ingest__{sector}",
-            bash_command=f"{LAKEHOUSE} ingest --sector {sector} --batch-version {BATCH_VERSION}",
+            bash_command=f"{LAKEHOUSE} ingest --sector {sector} --batch-version {BATCH_VERSION}{FULL_REFRESH}",
         )
         for sector in sorted({t.sector for t in source_tables()})
     ]

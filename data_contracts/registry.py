@@ -1,12 +1,15 @@
-"""Load and validate the contracts in this folder with the open-data-contract-standard models.
+"""Load and validate the contracts with the open-data-contract-standard models.
 
 Every stage asks this module what a table or dataset is; nothing else restates a schema.
-Project settings live under ODCS `customProperties` (documented in README.md here).
+Project settings live under ODCS `customProperties` (documented in README.md here). Validation
+collects every problem with the file, the path inside it and the fix.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import re
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,11 +19,57 @@ from open_data_contract_standard.model import CustomProperty, OpenDataContractSt
 from pydantic import ValidationError
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
+# More contract folders (same layout: sources/<sector>/*.odcs.yaml, datasets/*.odcs.yaml), separated
+# by os.pathsep: a new sector or table needs only YAML.
+EXTRA_DIRS_ENV = "LAKEHOUSE_CONTRACTS_DIRS"
 DIRECT_IDENTIFIER = "direct-identifier"
+CLASSIFICATIONS = ("direct-identifier", "quasi-identifier", "sensitive", "personal", "internal", "public")
+# Physical types a source contract may use -> the Spark SQL types a JDBC read may yield for them.
+PHYSICAL_TYPES: dict[str, tuple[str, ...]] = {
+    "bigint": ("bigint",),
+    "integer": ("int", "bigint"),
+    "int": ("int", "bigint"),
+    "smallint": ("smallint", "int"),
+    "varchar": ("string",),
+    "char": ("string",),
+    "text": ("string",),
+    "date": ("date",),
+    "timestamp": ("timestamp",),
+    "datetime": ("timestamp",),
+    "boolean": ("boolean",),
+    "double": ("double",),
+    "numeric": ("decimal",),
+    "decimal": ("decimal",),
+}
+INGESTION_MODES = ("full", "incremental")
+DELETE_DETECTION = ("none", "soft_delete", "snapshot")
+DRIFT_POLICIES = ("fail", "evolve_additive")
 
 
 class ContractError(ValueError):
     """A contract is missing, invalid, or lacks a setting a stage needs."""
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    """A row-level rule checked at ingestion; failing rows go to quarantine with `reason`."""
+
+    column: str
+    name: str
+    kind: str  # not_null | valid_values | pattern | expression
+    values: tuple[Any, ...] = ()
+    pattern: str | None = None
+    expression: str | None = None  # Spark SQL boolean that valid rows satisfy
+
+    @property
+    def reason(self) -> str:
+        detail = {
+            "not_null": "is NULL",
+            "valid_values": f"not in {list(self.values)}",
+            "pattern": f"does not match {self.pattern}",
+            "expression": f"fails {self.expression}",
+        }[self.kind]
+        return f"{self.name}: {self.column} {detail}"
 
 
 @dataclass(frozen=True)
@@ -32,6 +81,24 @@ class Column:
     primary_key: bool
     classification: str | None
     description: str | None
+    description_vi: str | None = None
+
+    @property
+    def base_type(self) -> str:
+        """'varchar(12)' -> 'varchar'."""
+        return (self.physical_type or "").split("(")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class IngestionPolicy:
+    mode: str = "full"
+    watermark_column: str | None = None
+    delete_detection: str = "none"
+    soft_delete_column: str | None = None
+    partition_column: str | None = None
+    partitions: int = 2
+    drift_policy: str = "fail"
+    quarantine_threshold: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -47,8 +114,10 @@ class SourceTable:
     db_schema: str | None
     table: str
     columns: tuple[Column, ...]
-    partition_column: str | None
-    watermark_column: str | None
+    policy: IngestionPolicy = field(default_factory=IngestionPolicy)
+    quality: tuple[QualityRule, ...] = ()
+    owner: str | None = None
+    freshness: str | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -60,6 +129,18 @@ class SourceTable:
         schema = f"{self.db_schema}." if self.db_schema else ""
         return f"{self.server_type}:{self.database}.{schema}{self.table}"
 
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.primary_key)
+
+    @property
+    def partition_column(self) -> str | None:
+        return self.policy.partition_column
+
+    @property
+    def watermark_column(self) -> str | None:
+        return self.policy.watermark_column
+
     def column(self, name: str) -> Column:
         for col in self.columns:
             if col.name == name:
@@ -68,6 +149,9 @@ class SourceTable:
 
     def bronze_path(self, lake_root: Path) -> Path:
         return lake_root / "bronze" / self.sector / self.table
+
+    def quarantine_path(self, lake_root: Path) -> Path:
+        return lake_root / "quarantine" / self.sector / self.table
 
 
 @dataclass(frozen=True)
@@ -96,8 +180,61 @@ class Dataset:
         return lake_root / "gold" / self.name
 
 
+# --- parsing ------------------------------------------------------------------------------------------
+
+
+class _Problems:
+    """Collects validation problems: file, path inside it, what is wrong and the fix."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, where: str, what: str, fix: str) -> None:
+        self.items.append(f"{self.path}: {where}: {what} -> fix: {fix}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ContractError("\n".join(self.items))
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out.replace("schema_", "schema")
+
+
+def load(path: Path) -> OpenDataContractStandard:
+    """Parse one contract file; errors name the file and the offending path."""
+    problems = _Problems(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ContractError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        raise ContractError(
+            f"{path}: {where}: invalid YAML ({getattr(exc, 'problem', exc)}) -> fix the syntax"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise ContractError(f"{path}: top level: not a mapping -> fix: start from a contract in data_contracts/")
+    try:
+        return OpenDataContractStandard.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.add(_loc(err["loc"]), err["msg"], "see the ODCS v3 reference and data_contracts/README.md")
+        problems.raise_if_any()
+        raise  # unreachable
+
+
 def _custom(props: list[CustomProperty] | None) -> dict[str, Any]:
     return {p.property: p.value for p in props or [] if p.property}
+
+
+def _vi(props: list[CustomProperty] | None) -> str | None:
+    return _custom(props).get("description_vi")
 
 
 def _columns(props: list[Any] | None) -> tuple[Column, ...]:
@@ -110,84 +247,223 @@ def _columns(props: list[Any] | None) -> tuple[Column, ...]:
             primary_key=bool(p.primaryKey),
             classification=p.classification,
             description=p.description,
+            description_vi=_vi(p.customProperties),
         )
         for p in props or []
     )
 
 
-def load(path: Path) -> OpenDataContractStandard:
-    """Parse one contract file; errors name the file and the offending field."""
-    try:
-        return OpenDataContractStandard.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise ContractError(f"contract {path}: {exc}") from exc
+def _quality(props: list[Any], problems: _Problems) -> tuple[QualityRule, ...]:
+    rules = []
+    for i, p in enumerate(props):
+        for j, q in enumerate(p.quality or []):
+            where = f"schema[0].properties[{i}].quality[{j}]"
+            name = q.name or f"{p.name}_{q.metric or q.type}"
+            args = q.arguments or {}
+            if q.type in (None, "library") and q.metric == "nullValues":
+                rules.append(QualityRule(p.name, name, "not_null"))
+            elif q.type in (None, "library") and q.metric == "invalidValues" and "validValues" in args:
+                rules.append(QualityRule(p.name, name, "valid_values", values=tuple(args["validValues"])))
+            elif q.type in (None, "library") and q.metric == "invalidValues" and "pattern" in args:
+                try:
+                    re.compile(args["pattern"])
+                except re.error as exc:
+                    problems.add(f"{where}.arguments.pattern", f"bad regular expression ({exc})", "fix the pattern")
+                rules.append(QualityRule(p.name, name, "pattern", pattern=args["pattern"]))
+            elif q.type == "custom" and (q.engine or "").lower() == "spark-sql" and q.implementation:
+                rules.append(QualityRule(p.name, name, "expression", expression=str(q.implementation).strip()))
+            else:
+                problems.add(
+                    where,
+                    f"unsupported rule (type={q.type}, metric={q.metric})",
+                    "use metric nullValues, metric invalidValues with validValues or pattern, "
+                    "or type custom with engine spark-sql and a boolean implementation",
+                )
+    return tuple(rules)
 
 
-def _require(custom: dict[str, Any], key: str, where: str) -> Any:
-    if key not in custom or custom[key] in (None, ""):
-        raise ContractError(f"contract {where}: customProperties.{key} is required")
-    return custom[key]
+def _policy(custom: dict[str, Any], names: set[str], problems: _Problems) -> IngestionPolicy:
+    where = "schema[0].customProperties"
+
+    def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = str(custom.get(key, default))
+        if value not in allowed:
+            problems.add(f"{where}.{key}", f"{value!r} is not one of {list(allowed)}", f"set {key} to one of them")
+        return value
+
+    def column(key: str) -> str | None:
+        value = custom.get(key)
+        if value is not None and value not in names:
+            problems.add(f"{where}.{key}", f"column {value!r} is not a property of the table", "name a property")
+        return value
+
+    policy = IngestionPolicy(
+        mode=choice("ingestionMode", INGESTION_MODES, "full"),
+        watermark_column=column("watermarkColumn"),
+        delete_detection=choice("deleteDetection", DELETE_DETECTION, "none"),
+        soft_delete_column=column("softDeleteColumn"),
+        partition_column=column("jdbcPartitionColumn"),
+        partitions=int(custom.get("jdbcPartitions", 2)),
+        drift_policy=choice("driftPolicy", DRIFT_POLICIES, "fail"),
+        quarantine_threshold=float(custom.get("quarantineThreshold", 0.05)),
+    )
+    if policy.mode == "incremental" and not policy.watermark_column:
+        problems.add(
+            f"{where}.watermarkColumn", "incremental ingestion needs a watermark column", "set watermarkColumn"
+        )
+    if policy.delete_detection == "soft_delete" and not policy.soft_delete_column:
+        problems.add(f"{where}.softDeleteColumn", "soft_delete needs the column", "set softDeleteColumn")
+    if not 0 <= policy.quarantine_threshold <= 1:
+        problems.add(f"{where}.quarantineThreshold", "must be a share between 0 and 1", "e.g. 0.05")
+    if policy.partitions < 1:
+        problems.add(f"{where}.jdbcPartitions", "must be >= 1", "e.g. 2 to 4 on 2 cores")
+    return policy
 
 
 def _source(path: Path) -> SourceTable:
     c = load(path)
+    problems = _Problems(path)
     custom = _custom(c.customProperties)
-    if not c.servers or not c.schema_:
-        raise ContractError(f"contract {c.id} ({path}): a source contract needs servers and schema")
-    server, obj = c.servers[0], c.schema_[0]
-    table_custom = _custom(obj.customProperties)
+    for key in ("sector", "ministry"):
+        if not custom.get(key):
+            problems.add(f"customProperties.{key}", "missing", f"add a customProperties entry for {key}")
+    if not c.servers:
+        problems.add("servers", "missing", "add the source server (type postgres or mysql, database)")
+    if not c.schema_ or not c.schema_[0].properties:
+        problems.add("schema", "a source contract needs one table with properties", "add schema[0].properties")
+        problems.raise_if_any()
+    assert c.schema_ is not None
+    obj = c.schema_[0]
+    props = obj.properties or []
+    for i, p in enumerate(props):
+        base = (p.physicalType or "").split("(")[0].strip().lower()
+        if base not in PHYSICAL_TYPES:
+            problems.add(
+                f"schema[0].properties[{i}].physicalType",
+                f"unknown type {p.physicalType!r} for column {p.name}",
+                f"use one of {sorted(PHYSICAL_TYPES)}",
+            )
+        if p.classification not in CLASSIFICATIONS:
+            problems.add(
+                f"schema[0].properties[{i}].classification",
+                f"{p.classification!r} on column {p.name}",
+                f"classify every column as one of {list(CLASSIFICATIONS)}",
+            )
+    if not any(p.primaryKey for p in props):
+        problems.add("schema[0].properties", "no primary key", "mark the key column(s) with primaryKey: true")
+    server = c.servers[0] if c.servers else None
+    if server is not None and server.type not in ("postgres", "mysql"):
+        problems.add("servers[0].type", f"unsupported {server.type!r}", "use postgres or mysql (MariaDB)")
+    policy = _policy(_custom(obj.customProperties), {p.name for p in props}, problems)
+    quality = _quality(props, problems)
+    problems.raise_if_any()
+    assert server is not None
+    sla = {s.property: s.value for s in c.slaProperties or []}
+    owner = c.team.name if c.team is not None and not isinstance(c.team, list) else None
     return SourceTable(
         contract_id=c.id,
         contract_path=path,
-        sector=_require(custom, "sector", c.id),
-        ministry=_require(custom, "ministry", c.id),
+        sector=custom["sector"],
+        ministry=custom["ministry"],
         server_type=server.type,
         database=server.database or "",
         db_schema=server.schema_,
         table=obj.physicalName or obj.name,
-        columns=_columns(obj.properties),
-        partition_column=table_custom.get("jdbcPartitionColumn"),
-        watermark_column=table_custom.get("watermarkColumn"),
+        columns=_columns(props),
+        policy=policy,
+        quality=quality,
+        owner=owner,
+        freshness=str(sla["freshness"]) if "freshness" in sla else None,
     )
+
+
+def _require(custom: dict[str, Any], key: str, where: str) -> Any:
+    if key not in custom or custom[key] in (None, ""):
+        raise ContractError(f"{where}: customProperties.{key}: missing -> fix: add it (see data_contracts/README.md)")
+    return custom[key]
 
 
 def _dataset(path: Path) -> Dataset:
     c = load(path)
     custom = _custom(c.customProperties)
     if not c.schema_:
-        raise ContractError(f"contract {c.id} ({path}): a dataset contract needs a schema")
+        raise ContractError(f"{path}: schema: missing -> fix: list the dataset's columns")
     desc = c.description
+    where = str(path)
     return Dataset(
         contract_id=c.id,
         contract_path=path,
         name=c.name or c.schema_[0].name,
         version=c.version,
-        sector=_require(custom, "sector", c.id),
-        ministry=_require(custom, "ministry", c.id),
-        title=_require(custom, "ckanTitle", c.id),
+        sector=_require(custom, "sector", where),
+        ministry=_require(custom, "ministry", where),
+        title=_require(custom, "ckanTitle", where),
         description=(desc.purpose if desc else None) or "",
         usage=desc.usage if desc else None,
         limitations=desc.limitations if desc else None,
         tags=tuple(c.tags or ()),
-        license_id=_require(custom, "license", c.id),
+        license_id=_require(custom, "license", where),
         frequency=custom.get("frequency"),
-        dbt_model=_require(custom, "dbtModel", c.id),
-        min_cell_count=int(_require(custom, "minCellCount", c.id)),
-        count_column=_require(custom, "countColumn", c.id),
+        dbt_model=_require(custom, "dbtModel", where),
+        min_cell_count=int(_require(custom, "minCellCount", where)),
+        count_column=_require(custom, "countColumn", where),
         columns=_columns(c.schema_[0].properties),
     )
 
 
+def contract_dirs() -> tuple[Path, ...]:
+    extra = [Path(p) for p in os.environ.get(EXTRA_DIRS_ENV, "").split(os.pathsep) if p.strip()]
+    return (CONTRACTS_DIR, *extra)
+
+
+def source_files() -> list[Path]:
+    return [p for d in contract_dirs() for p in sorted((d / "sources").glob("*/*.odcs.yaml"))]
+
+
+def dataset_files() -> list[Path]:
+    return [p for d in contract_dirs() for p in sorted((d / "datasets").glob("*.odcs.yaml"))]
+
+
 @cache
+def _source_tables(dirs: tuple[Path, ...]) -> tuple[SourceTable, ...]:
+    tables = tuple(_source(p) for p in source_files())
+    seen: dict[str, Path] = {}
+    for t in tables:
+        if t.qualified_name in seen:
+            raise ContractError(f"{t.contract_path}: {t.qualified_name} is also described by {seen[t.qualified_name]}")
+        seen[t.qualified_name] = t.contract_path
+    return tables
+
+
+@cache
+def _datasets(dirs: tuple[Path, ...]) -> tuple[Dataset, ...]:
+    return tuple(_dataset(p) for p in dataset_files())
+
+
 def source_tables() -> tuple[SourceTable, ...]:
-    """Every source-table contract under sources/<sector>/."""
-    return tuple(_source(p) for p in sorted((CONTRACTS_DIR / "sources").glob("*/*.odcs.yaml")))
+    """Every source-table contract under sources/<sector>/ (of every contract folder)."""
+    return _source_tables(contract_dirs())
 
 
-@cache
 def datasets() -> tuple[Dataset, ...]:
     """Every open-dataset contract under datasets/."""
-    return tuple(_dataset(p) for p in sorted((CONTRACTS_DIR / "datasets").glob("*.odcs.yaml")))
+    return _datasets(contract_dirs())
+
+
+def validate_all() -> list[str]:
+    """Every problem in every contract file (empty = all valid); does not stop at the first file."""
+    problems: list[str] = []
+    for path in source_files():
+        try:
+            _source(path)
+        except ContractError as exc:
+            problems.extend(str(exc).splitlines())
+    for path in dataset_files():
+        try:
+            _dataset(path)
+        except ContractError as exc:
+            problems.extend(str(exc).splitlines())
+    return problems
 
 
 def source_table(sector: str, table: str | None = None) -> SourceTable:

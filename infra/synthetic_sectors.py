@@ -212,8 +212,11 @@ def generate_enrolments(people: Sequence[dict[str, Any]], dirty_share: float, se
             "school_year": "2025-2026",
             "grade_level": age - 5,
             "enrolled_on": date(2025, 9, 5),
+            "deleted_at": None,
             "updated_at": BASE_TIME + timedelta(seconds=rng.randrange(180 * 86400)),
         }
+        if rng.random() < 0.02:  # withdrawn: the legacy system soft-deletes
+            row["deleted_at"] = row["updated_at"]
         if rng.random() < dirty_share:
             dirty += 1
             row["grade_level"] = 15
@@ -345,3 +348,42 @@ def seed(settings: Settings, scale: int = 20_000, dirty_share: float = 0.02, see
         rows={t.qualified_name: len(r) for t, (r, _) in plan.items()},
         dirty={t.qualified_name: d for t, (_, d) in plan.items()},
     )
+
+
+@dataclass
+class ChangeReport:
+    updated: int
+    inserted: int
+    deleted: int
+
+
+def change_citizens(settings: Settings, share: float = 0.005, seed: int = 1) -> ChangeReport:
+    """Simulate a day in the registry: `share` of rows updated, a tenth as many inserted and deleted.
+
+    Changes carry an updated_at later than anything seeded, as a source system's would.
+    """
+    table = source_table("population", "citizen")
+    rng = random.Random(seed)
+    with psycopg.connect(f"{settings.server_url('postgres')}/{table.database}") as conn:
+        total, max_id, max_at = conn.execute(
+            f"SELECT count(*), max(registry_id), max(updated_at) FROM {table.table}"
+        ).fetchone()
+        n_update = max(1, int(total * share))
+        n_other = max(1, n_update // 10)
+        now = max_at + timedelta(days=1)
+        ids = [r[0] for r in conn.execute(f"SELECT registry_id FROM {table.table} ORDER BY registry_id").fetchall()]
+        picked = rng.sample(ids, n_update + n_other)
+        to_update, to_delete = picked[:n_update], picked[n_update:]
+        conn.execute(
+            f"UPDATE {table.table} SET phone = '09' || lpad((registry_id %% 100000000)::text, 8, '0'), "
+            "updated_at = %s WHERE registry_id = ANY(%s)",
+            (now, to_update),
+        )
+        conn.execute(f"DELETE FROM {table.table} WHERE registry_id = ANY(%s)", (to_delete,))
+        conn.execute(
+            f"INSERT INTO {table.table} SELECT registry_id + %s, citizen_id, full_name, date_of_birth, sex, "
+            "ethnicity_code, phone, address_line, province_code, district_code, ward_code, %s "
+            f"FROM {table.table} WHERE registry_id = ANY(%s)",
+            (max_id, now, rng.sample(sorted(set(ids) - set(picked)), n_other)),
+        )
+    return ChangeReport(n_update, n_other, n_other)

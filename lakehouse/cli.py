@@ -54,9 +54,8 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     spark = spark_session(settings, "lakehouse-ingest")
     try:
         for t in tables:
-            r = ingest_table(spark, settings, t, batch_version=args.batch_version)
-            state = "already committed" if r.commit.skipped else f"Delta v{r.commit.table_version}"
-            print(f"ingested {r.table:<28} {r.rows:>8} rows -> {r.bronze_path} ({state})")
+            result = ingest_table(spark, settings, t, batch_version=args.batch_version, full_refresh=args.full_refresh)
+            print(result.summary(), flush=True)
     finally:
         spark.stop()
     return 0
@@ -114,6 +113,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--sector")
     s.add_argument("--table")
     s.add_argument("--batch-version", type=int, help="batch number; a version already committed is skipped")
+    s.add_argument("--full-refresh", action="store_true", help="reload incremental tables as snapshots")
     s.add_argument("--dry-run", action="store_true")
     s.set_defaults(fn=_cmd_ingest)
     s = sub.add_parser("transform", help="dbt build: bronze -> silver -> gold")

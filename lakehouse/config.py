@@ -29,7 +29,8 @@ class Settings:
     spark_master: str
     ckan_url: str
     ckan_token_file: Path
-    pseudonym_key_env: str = "LAKEHOUSE_PSEUDONYM_KEY"
+    source_retries: int = 3
+    source_retry_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,6 +44,8 @@ class Settings:
             spark_master=_env("SPARK_MASTER", "local[2]"),
             ckan_url=_env("CKAN_URL", f"http://{ckan_host}:{_env('CKAN_PORT', '5000')}"),
             ckan_token_file=Path(_env("CKAN_API_TOKEN_FILE", str(var_dir / "ckan" / "api_token"))),
+            source_retries=int(_env("LAKEHOUSE_SOURCE_RETRIES", "3")),
+            source_retry_seconds=float(_env("LAKEHOUSE_SOURCE_RETRY_SECONDS", "2")),
         )
 
     def server_url(self, server_type: str) -> str:

@@ -87,11 +87,14 @@ def commit_parquet_files(
     batch_version: int,
     mode: str = "append",
     partition_by: Sequence[str] = (),
+    evolve: bool = False,
     metadata: dict[str, Any] | None = None,
 ) -> CommitResult:
     """Add `files` (already under `table_path`) to the Delta table in one commit.
 
-    mode "overwrite" replaces the table's current files; "append" adds to them. The commit carries
+    mode "overwrite" replaces the table's current files; "append" adds to them. New columns are added
+    to the table first when `evolve` is set, else refused; a column the table has and the files lack
+    is always refused. The commit carries
     txn(app_id, batch_version): if the table already holds that version or a later one for app_id,
     nothing is committed and `skipped` is True (a retried task after a successful commit).
     """
@@ -136,11 +139,18 @@ def commit_parquet_files(
         )
         return CommitResult(0, len(actions), rows, skipped=False)
     current = pa.schema(existing.schema().to_arrow())
-    if mode == "append" and set(current.names) != set(full_schema.names):
-        # Committing files with a new column would silently hide it (FINDINGS): refuse instead.
+    added = [f for f in full_schema if f.name not in current.names]
+    missing = [n for n in current.names if n not in full_schema.names]
+    if missing or (added and not evolve):
+        # Committing files with a new column would silently hide it (FINDINGS): refuse or evolve first.
         raise ValueError(
-            f"schema of {table_path} is {current.names}, new files have {full_schema.names}; evolve the table first"
+            f"schema of {table_path} is {current.names}, new files have {full_schema.names}; "
+            f"missing {missing or 'none'}, new {[f.name for f in added] or 'none'}: evolve the table first"
         )
+    if added:
+        existing.alter.add_columns(Schema.from_arrow(pa.schema(added)).fields)
+        existing = DeltaTable(str(table_path))
+        full_schema = pa.schema(existing.schema().to_arrow())
     existing.create_write_transaction(
         actions, mode=mode, schema=full_schema, partition_by=list(partition_by) or None, commit_properties=props
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -19,6 +20,9 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
     if missing:
         raise RuntimeError(f"JDBC driver jars missing: {', '.join(missing)}; run `make setup`")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Watermarks travel as naive datetimes between JDBC, Spark and Python: keep all three in UTC.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
     jars = os.environ.get("SPARK_JDBC_JARS", ",".join(str(j) for j in JDBC_JARS))
     return (
         SparkSession.builder.master(settings.spark_master)
@@ -35,5 +39,6 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")  # spark_jobs.progress logs instead
         .getOrCreate()
     )

@@ -107,7 +107,7 @@ def test_gold_counts_and_suppression(built: Settings) -> None:
 
 
 def test_quarantine_holds_each_defect_with_its_reason(built: Settings) -> None:
-    quarantine, _ = read_table(built.lake_root / "quarantine" / "population" / "citizen")
+    quarantine, _ = read_table(built.lake_root / "quarantine" / "population" / "residents")
     assert {r["registry_id"]: r["reject_reason"] for r in quarantine.to_pylist()} == REASONS
 
 
