@@ -22,5 +22,17 @@ def read_table(path: Path, version: int | None = None) -> tuple[pa.Table, int]:
     files = dt.file_uris()
     if not files:
         return pa.Table.from_batches([], schema=pa.schema(schema)), dt.version()
-    table = pa.concat_tables(pq.read_table(f.removeprefix("file://")) for f in files)
-    return table, dt.version()
+    parts = [_normalise(pq.read_table(f.removeprefix("file://"))) for f in files]
+    # Files of one table differ in nullability and string layout (Spark vs delta-rs writers) and, after
+    # additive schema evolution, in columns: promote to one schema, older files get NULLs.
+    table = pa.concat_tables(parts, promote_options="permissive")
+    order = [f.name for f in pa.schema(schema)]
+    return table.select([c for c in order if c in table.column_names]), dt.version()
+
+
+def _normalise(table: pa.Table) -> pa.Table:
+    fields = [
+        pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) or pa.types.is_large_string(f.type) else f.type)
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))

@@ -1,75 +1,199 @@
-"""Spark JDBC ingestion from real PostgreSQL and MariaDB into bronze Delta."""
+"""Spark JDBC ingestion from real PostgreSQL and MariaDB into bronze Delta, as the contracts say."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pymysql
 import pytest
+from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from data_contracts import ContractError, source_table, source_tables
-from infra.synthetic_sectors import seed
-from lakehouse.config import Settings
+from data_contracts import ContractError, SourceTable, source_table, source_tables
+from infra.synthetic_sectors import change_citizens, seed
+from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.lake import read_table
-from spark_jobs.ingest import SourceUnavailable, ingest_table
+from spark_jobs.ingest import QualityThresholdExceeded, SourceUnavailable, ingest_table
 from spark_jobs.session import spark_session
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return dataclasses.replace(Settings.from_env(), lake_root=tmp_path_factory.mktemp("lake"))
-
-
-@pytest.fixture(scope="module")
-def seeded(settings: Settings) -> dict[str, int]:
-    return seed(settings, scale=400, dirty_share=0.05, seed=7).rows
-
-
-@pytest.fixture(scope="module")
-def spark(settings: Settings) -> Iterator[SparkSession]:
-    session = spark_session(settings, "test-ingest")
+def spark() -> Iterator[SparkSession]:
+    session = spark_session(Settings.from_env(), "test-ingest")
     yield session
     session.stop()
 
 
-def test_every_sector_table_lands_in_bronze_with_audit_columns(spark, settings, seeded) -> None:
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return dataclasses.replace(
+        Settings.from_env(), lake_root=tmp_path / "lake", source_retries=2, source_retry_seconds=0.1
+    )
+
+
+def _source_rows(settings: Settings, table: SourceTable, columns: list[str]) -> set[tuple]:
+    sql = f"SELECT {', '.join(columns)} FROM {table.table}"
+    if table.server_type == "postgres":
+        with psycopg.connect(f"{settings.postgres_url}/{table.database}") as conn:
+            return {tuple(r) for r in conn.execute(sql).fetchall()}
+    with pymysql.connect(host="127.0.0.1", user="root", database=table.database) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return {tuple(r) for r in cur.fetchall()}
+
+
+def _lake_rows(path: Path, columns: list[str]) -> list[tuple]:
+    if not DeltaTable.is_deltatable(str(path)):
+        return []
+    table, _ = read_table(path)
+    return list(zip(*[table[c].to_pylist() for c in columns], strict=True))
+
+
+def _sql(settings: Settings, table: SourceTable, *statements: str) -> None:
+    if table.server_type == "postgres":
+        with psycopg.connect(f"{settings.postgres_url}/{table.database}", autocommit=True) as conn:
+            for s in statements:
+                conn.execute(s)
+    else:
+        with (
+            pymysql.connect(host="127.0.0.1", user="root", database=table.database, autocommit=True) as conn,
+            conn.cursor() as cur,
+        ):
+            for s in statements:
+                cur.execute(s)
+
+
+def test_full_load_splits_every_source_row_into_bronze_or_quarantine(spark, settings) -> None:
+    seed(settings, scale=400, dirty_share=0.05, seed=7)
     for table in source_tables():
         result = ingest_table(spark, settings, table, batch_version=1)
-        bronze, version = read_table(table.bronze_path(settings.lake_root))
-        assert bronze.num_rows == seeded[table.qualified_name] == result.rows
-        assert bronze.column_names == [c.name for c in table.columns] + ["_batch_id", "_ingested_at", "_source"]
-        assert set(bronze["_source"].to_pylist()) == {table.source_label}
-        assert set(bronze["_batch_id"].to_pylist()) == {result.batch_id}
+        keys = list(table.primary_key)
+        source = _source_rows(settings, table, keys)
+        bronze = set(_lake_rows(table.bronze_path(settings.lake_root), keys))
+        quarantined = set(_lake_rows(table.quarantine_path(settings.lake_root), keys))
+        assert bronze | quarantined == source and not bronze & quarantined, table.qualified_name
+        assert (result.rows_written, result.rows_quarantined) == (len(bronze), len(quarantined))
+        bronze_table, version = read_table(table.bronze_path(settings.lake_root))
+        audit = ["_batch_id", "_ingested_at", "_source", "_watermark_from", "_watermark_to"]
+        assert bronze_table.column_names == [c.name for c in table.columns] + audit
+        assert set(bronze_table["_source"].to_pylist()) == {table.source_label}
         assert version == 0
-
-
-def test_rerun_adds_no_duplicates_and_retry_is_a_no_op(spark, settings, seeded) -> None:
     citizen = source_table("population", "citizen")
-    path = citizen.bronze_path(settings.lake_root)
-    ingest_table(spark, settings, citizen, batch_version=10)
-    retry = ingest_table(spark, settings, citizen, batch_version=10)
-    assert retry.commit.skipped
-    bronze, _ = read_table(path)
-    assert bronze.num_rows == seeded["population.citizen"]
-    assert not list((path / "data").glob(f"{retry.batch_id}*")), "a skipped batch leaves no files behind"
+    reasons = read_table(citizen.quarantine_path(settings.lake_root))[0]["_quarantine_reason"].to_pylist()
+    assert any("citizen_id_present" in r for r in reasons) and any("sex_code" in r for r in reasons)
 
 
-def test_schema_drift_names_contract_table_and_column(spark, settings, seeded) -> None:
+def test_incremental_applies_updates_inserts_and_deletes_exactly(spark, settings) -> None:
+    seed(settings, scale=400, dirty_share=0.0, seed=8)
     citizen = source_table("population", "citizen")
-    with psycopg.connect(f"{settings.postgres_url}/population", autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS citizen_drift")
-        conn.execute("CREATE TABLE citizen_drift AS SELECT * FROM citizen")
-        conn.execute("ALTER TABLE citizen_drift DROP COLUMN phone")
-    drifted = dataclasses.replace(citizen, table="citizen_drift")
-    with pytest.raises(ContractError, match=r"urn:vn-lakehouse:source:population:citizen.*citizen_drift.*phone"):
-        ingest_table(spark, settings, drifted, batch_version=1)
-    assert not Path(drifted.bronze_path(settings.lake_root), "_delta_log").exists()
+    columns = ["registry_id", "citizen_id", "phone", "updated_at"]
+    ingest_table(spark, settings, citizen, batch_version=1)
+    change = change_citizens(settings, share=0.05, seed=3)
+    result = ingest_table(spark, settings, citizen, batch_version=2)
+    assert result.mode == "incremental"
+    assert result.rows_read == change.updated + change.inserted and result.rows_deleted == change.deleted
+    expected = {(r[0], r[1], r[2], r[3]) for r in _source_rows(settings, citizen, columns)}
+    bronze = _lake_rows(citizen.bronze_path(settings.lake_root), columns)
+    assert len(bronze) == len(set(bronze))
+    assert {(a, b, c, d.replace(tzinfo=None)) for a, b, c, d in bronze} == expected
+    # a finished batch is never applied twice; a later batch with no source change commits nothing
+    version = DeltaTable(str(citizen.bronze_path(settings.lake_root))).version()
+    assert ingest_table(spark, settings, citizen, batch_version=2).skipped
+    assert ingest_table(spark, settings, citizen, batch_version=3).rows_read == 0
+    assert DeltaTable(str(citizen.bronze_path(settings.lake_root))).version() == version
 
 
-def test_source_down_is_a_clear_error(spark, settings) -> None:
+def test_soft_deletes_leave_bronze(spark, settings) -> None:
+    seed(settings, scale=400, dirty_share=0.0, seed=9)
+    enrolment = source_table("education", "enrolment")
+    ingest_table(spark, settings, enrolment, batch_version=1)
+    _sql(settings, enrolment, "UPDATE enrolment SET deleted_at = now(), updated_at = now() WHERE enrolment_id <= 5")
+    result = ingest_table(spark, settings, enrolment, batch_version=2)
+    assert result.rows_deleted == 5
+    keys = {k for (k,) in _lake_rows(enrolment.bronze_path(settings.lake_root), ["enrolment_id"])}
+    live = {k for (k,) in _source_rows(settings, enrolment, ["enrolment_id"])} - set(range(1, 6))
+    assert keys == live
+
+
+def test_added_column_evolves_bronze_when_the_contract_allows(spark, settings) -> None:
+    seed(settings, scale=300, dirty_share=0.0, seed=10)
+    visits = source_table("health", "hospital_visit")
+    assert visits.policy.drift_policy == "evolve_additive"
+    ingest_table(spark, settings, visits, batch_version=1)
+    _sql(
+        settings,
+        visits,
+        "ALTER TABLE hospital_visit ADD COLUMN triage_level INT",
+        "UPDATE hospital_visit SET triage_level = 2, updated_at = NOW() + INTERVAL 1 DAY WHERE visit_id <= 3",
+    )
+    result = ingest_table(spark, settings, visits, batch_version=2)
+    assert result.evolved == ["triage_level"]
+    bronze, _ = read_table(visits.bronze_path(settings.lake_root))
+    levels = dict(zip(bronze["visit_id"].to_pylist(), bronze["triage_level"].to_pylist(), strict=True))
+    assert levels[1] == 2 and levels[10] is None
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("ALTER TABLE citizen ADD COLUMN nickname text", r"new column\(s\) nickname not in the contract"),
+        ("ALTER TABLE citizen DROP COLUMN phone", r"column phone \(varchar\(15\)\) is missing"),
+        ("ALTER TABLE citizen ALTER COLUMN sex TYPE varchar(2)", r"column sex: expected smallint .* found string"),
+        ("ALTER TABLE citizen RENAME COLUMN phone TO mobile", r"column phone .* is missing.*new column\(s\) mobile"),
+    ],
+    ids=["added", "dropped", "retyped", "renamed"],
+)
+def test_drift_fails_naming_contract_table_and_column(spark, settings, statement, message) -> None:
+    seed(settings, scale=200, dirty_share=0.0, seed=11)
+    citizen = source_table("population", "citizen")
+    assert citizen.policy.drift_policy == "fail"
+    ingest_table(spark, settings, citizen, batch_version=1)
+    _sql(settings, citizen, statement)
+    with pytest.raises(ContractError, match=rf"urn:vn-lakehouse:source:population:citizen.*citizen.*{message}"):
+        ingest_table(spark, settings, citizen, batch_version=2, full_refresh=True)
+    assert DeltaTable(str(citizen.bronze_path(settings.lake_root))).version() == 0
+
+
+def test_quarantine_threshold_leaves_bronze_at_its_version(spark, settings) -> None:
+    seed(settings, scale=400, dirty_share=0.0, seed=12)
+    citizen = source_table("population", "citizen")
+    ingest_table(spark, settings, citizen, batch_version=1)
+    _sql(settings, citizen, "UPDATE citizen SET sex = 9, updated_at = now() WHERE registry_id <= 40")
+    strict = dataclasses.replace(citizen, policy=dataclasses.replace(citizen.policy, quarantine_threshold=0.01))
+    with pytest.raises(QualityThresholdExceeded, match=r"40 of \d+ rows .* failed quality rules"):
+        ingest_table(spark, settings, strict, batch_version=2, full_refresh=True)
+    assert DeltaTable(str(citizen.bronze_path(settings.lake_root))).version() == 0
+    reasons = read_table(citizen.quarantine_path(settings.lake_root))[0]["_quarantine_reason"].to_pylist()
+    assert reasons.count("sex_code: sex not in [1, 2]") == 40
+
+
+def test_killed_ingestion_leaves_a_committed_version_and_rerun_completes(settings) -> None:
+    seed(settings, scale=20_000, dirty_share=0.0, seed=13)
+    citizen = source_table("population", "citizen")
+    bronze = citizen.bronze_path(settings.lake_root)
+    env = {**os.environ, "LAKE_ROOT": str(settings.lake_root)}
+    cmd = [str(REPO_ROOT / "bin" / "lakehouse"), "ingest", "--sector", "population", "--batch-version", "7"]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (bronze / "data").exists():
+        time.sleep(0.01)
+    assert proc.poll() is None, "ingestion finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its Spark JVM, mid-write
+    proc.wait()
+    assert not DeltaTable.is_deltatable(str(bronze))  # nothing half-committed
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    rows = _lake_rows(bronze, ["registry_id"])
+    assert len(rows) == len(set(rows)) == len(_source_rows(settings, citizen, ["registry_id"]))
+
+
+def test_source_down_retries_then_names_the_server(spark, settings) -> None:
     down = dataclasses.replace(settings, postgres_url="postgresql://postgres@127.0.0.1:1")
-    with pytest.raises(SourceUnavailable, match=r"population:citizen.*cannot read postgres:population"):
+    with pytest.raises(SourceUnavailable, match=r"population:citizen.*127.0.0.1:1/population after 2 attempt"):
         ingest_table(spark, down, source_table("population", "citizen"), batch_version=1)
