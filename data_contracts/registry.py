@@ -216,7 +216,7 @@ def load(path: Path) -> OpenDataContractStandard:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         raise ContractError(
-            f"{path}: {where}: invalid YAML ({getattr(exc, 'problem', exc)}) -> fix the syntax"
+            f"{path}: {where}: invalid YAML ({getattr(exc, 'problem', exc)}) -> fix: correct the syntax there"
         ) from exc
     if not isinstance(raw, dict):
         raise ContractError(f"{path}: top level: not a mapping -> fix: start from a contract in data_contracts/")

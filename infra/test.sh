@@ -6,6 +6,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 bash infra/services.sh start
 .venv-data/bin/ruff check .
+bin/lakehouse contracts validate
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 bash infra/airflow.sh init
 AIRFLOW_HOME=${AIRFLOW_HOME:-${LAKEHOUSE_VAR:-$ROOT/var}/airflow} AIRFLOW__CORE__LOAD_EXAMPLES=False \

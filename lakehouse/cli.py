@@ -16,14 +16,22 @@ import sys
 from collections.abc import Sequence
 
 from data_contracts import ContractError, dataset, datasets, source_table, source_tables
+from data_contracts.registry import dataset_files, source_files, validate_all
 from lakehouse.config import Settings
 
 
 def _cmd_contracts(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "validate":
+        problems = validate_all()
+        for line in problems:
+            print(line, file=sys.stderr)
+        files = len(source_files()) + len(dataset_files())
+        print(f"{files} contract(s) checked: {'all valid' if not problems else f'{len(problems)} problem(s)'}")
+        return 1 if problems else 0
     for t in source_tables():
-        print(f"source   {t.qualified_name:<28} {t.source_label:<40} {t.contract_path.name}")
+        print(f"source   {t.qualified_name:<32} {t.policy.mode:<11} {t.source_label:<42} {t.contract_path}")
     for d in datasets():
-        print(f"dataset  {d.name:<28} gold/{d.name:<35} {d.contract_path.name}")
+        print(f"dataset  {d.name:<32} {'gold':<11} {'gold/' + d.name:<42} {d.contract_path}")
     return 0
 
 
@@ -103,7 +111,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="verb", required=True)
-    sub.add_parser("contracts", help="list and validate contracts").set_defaults(fn=_cmd_contracts)
+    s = sub.add_parser("contracts", help="list contracts, or validate them (exit 1 on any problem)")
+    s.add_argument("action", nargs="?", choices=["list", "validate"], default="list")
+    s.set_defaults(fn=_cmd_contracts)
     s = sub.add_parser("seed", help="(re)create synthetic sector databases")
     s.add_argument("--scale", type=int, default=20_000, help="number of citizens (default 20000)")
     s.add_argument("--dirty-share", type=float, default=0.02, help="share of rows with a defect (default 0.02)")

@@ -402,17 +402,21 @@ def ingest_table(
         result.rows_written, result.rows_quarantined = _parquet_rows(good), _parquet_rows(bad)
         result.rows_read = result.rows_written + result.rows_quarantined
 
-        if result.rows_quarantined:
+        # Quarantine follows the batch: a snapshot replaces the rejects of the last snapshot, an
+        # incremental batch appends its own (with _batch_id), so each rejected version is kept once.
+        if result.rows_quarantined or (not incremental and DeltaTable.is_deltatable(str(quarantine))):
             quarantine.mkdir(parents=True, exist_ok=True)
             commit_parquet_files(
                 quarantine,
                 bad,
                 app_id=f"quarantine:{table.qualified_name}",
                 batch_version=batch_version,
-                mode="append",
+                mode="append" if incremental else "overwrite",
                 evolve=True,
                 metadata=metadata,
             )
+        else:
+            shutil.rmtree(bad_dir, ignore_errors=True)  # empty and never committed
         share = result.rows_quarantined / result.rows_read if result.rows_read else 0.0
         if share > table.policy.quarantine_threshold:
             raise QualityThresholdExceeded(

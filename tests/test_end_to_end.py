@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 import requests
+from deltalake import DeltaTable
 
 from data_contracts import dataset, source_tables
 from infra.synthetic_sectors import seed
@@ -100,20 +101,26 @@ def test_published_csv_equals_gold_and_has_no_identifiers(chain_env, first_run, 
     assert published and min(published) >= DATASET.min_cell_count
 
 
-def test_bronze_holds_every_source_row_once(chain_env, first_run) -> None:
+def _bronze_and_quarantine(settings: Settings, table) -> tuple[int, int]:
+    bronze, _ = read_table(table.bronze_path(settings.lake_root))
+    quarantine = table.quarantine_path(settings.lake_root)
+    rejected = read_table(quarantine)[0].num_rows if DeltaTable.is_deltatable(str(quarantine)) else 0
+    return bronze.num_rows, rejected
+
+
+def test_bronze_and_quarantine_hold_every_source_row_once(chain_env, first_run) -> None:
     settings = _settings(chain_env)
     for table in source_tables():
-        bronze, _ = read_table(table.bronze_path(settings.lake_root))
-        assert bronze.num_rows == first_run[table.qualified_name], table.qualified_name
+        kept, rejected = _bronze_and_quarantine(settings, table)
+        assert kept + rejected == first_run[table.qualified_name], table.qualified_name
 
 
 def test_second_run_duplicates_nothing(chain_env, first_run, ckan_portal) -> None:
     settings = _settings(chain_env)
-    _run_dag(chain_env)
+    before = {t.qualified_name: _bronze_and_quarantine(settings, t) for t in source_tables()}
+    _run_dag(chain_env)  # incremental tables find no change at the source; full ones replace their snapshot
     for table in source_tables():
-        bronze, version = read_table(table.bronze_path(settings.lake_root))
-        assert bronze.num_rows == first_run[table.qualified_name]
-        assert version >= 1  # a new batch replaced the snapshot
+        assert _bronze_and_quarantine(settings, table) == before[table.qualified_name], table.qualified_name
     portal = ckanapi.RemoteCKAN(ckan_portal.url, apikey=ckan_portal.token)
     found = portal.action.package_search(q=f"name:{DATASET.name}", include_private=True)
     assert found["count"] == 1

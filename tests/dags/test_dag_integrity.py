@@ -40,3 +40,16 @@ def test_ingest_tasks_pass_a_stable_batch_version(dagbag: DagBag) -> None:
     for task in dag.tasks:
         if task.task_id.startswith("ingest__"):
             assert "--batch-version {{" in task.bash_command
+
+
+def test_a_sector_added_by_yaml_gets_its_ingest_task(monkeypatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_CONTRACTS_DIRS", str(DAGS.parent / "tests" / "fixtures" / "contracts"))
+    dag = DagBag(dag_folder=str(DAGS)).dags["national_open_data"]
+    assert "ingest__agriculture" in dag.task_ids
+    assert "ingest__agriculture" in dag.get_task("transform").upstream_task_ids
+
+
+def test_full_refresh_is_a_run_parameter(dagbag: DagBag) -> None:
+    dag = dagbag.dags["national_open_data"]
+    assert dag.params["full_refresh"] is False
+    assert "--full-refresh" in dag.get_task("ingest__population").bash_command

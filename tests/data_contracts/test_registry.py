@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from data_contracts import ContractError, dataset, datasets, source_table, source_tables
-from data_contracts.registry import _source
+from data_contracts.registry import _source, validate_all
 
 
 def test_one_source_table_per_sector_with_partition_and_watermark() -> None:
@@ -34,3 +34,64 @@ def test_unknown_names_and_bad_files_are_clear_errors(tmp_path: Path) -> None:
     bad.write_text("apiVersion: v3.0.2\nkind: DataContract\nid: x\nstatus: active\n")
     with pytest.raises(ContractError, match=re.escape(str(bad))):
         _source(bad)
+
+
+GOOD = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "contracts"
+    / "sources"
+    / "agriculture"
+    / "farm_holding.odcs.yaml"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "fix"),
+    [
+        ("  - name: crop\n", "  - name: crop\n   bad: [\n", r"line \d+, column \d+: invalid YAML", "correct"),
+        (
+            "physicalType: varchar(20)",
+            "physicalType: money",
+            r"schema\[0\]\.properties\[2\]\.physicalType: unknown type",
+            "use one of",
+        ),
+        ("    primaryKey: true\n", "", r"schema\[0\]\.properties: no primary key", "primaryKey: true"),
+        ("    classification: public\n", "", r"schema\[0\]\.properties\[2\]\.classification", "classify every column"),
+        (
+            "value: incremental",
+            "value: sometimes",
+            r"customProperties\.ingestionMode: 'sometimes'",
+            "set ingestionMode",
+        ),
+        (
+            "required: true",
+            "required: maybe",
+            r"schema\[0\]\.properties\[4\]\.required: Input should be a valid boolean",
+            "ODCS",
+        ),
+    ],
+    ids=["yaml", "unknown-type", "no-primary-key", "no-classification", "bad-setting", "bad-odcs-field"],
+)
+def test_invalid_contract_names_file_path_and_fix(tmp_path: Path, old: str, new: str, where: str, fix: str) -> None:
+    text = GOOD.read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "farm_holding.odcs.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ContractError) as err:
+        _source(bad)
+    message = str(err.value)
+    assert str(bad) in message
+    assert re.search(where, message), message
+    assert "fix:" in message and fix in message
+
+
+def test_validate_all_reports_every_file(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "sources" / "agriculture"
+    folder.mkdir(parents=True)
+    text = GOOD.read_text(encoding="utf-8")
+    (folder / "a.odcs.yaml").write_text(text.replace("physicalType: varchar(20)", "physicalType: money"))
+    (folder / "b.odcs.yaml").write_text(text.replace("    primaryKey: true\n", "").replace("farm_holding", "farm_b"))
+    monkeypatch.setenv("LAKEHOUSE_CONTRACTS_DIRS", str(tmp_path))
+    problems = validate_all()
+    assert len(problems) == 2 and "a.odcs.yaml" in problems[0] and "b.odcs.yaml" in problems[1]
