@@ -107,6 +107,33 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_table(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse import lake
+
+    path = settings.lake_root / args.table
+    if not path.joinpath("_delta_log").exists():
+        raise FileNotFoundError(
+            f"no Delta table at {path} (give a path under the lake root, e.g. bronze/population/citizen)"
+        )
+    if args.action == "history":
+        for h in lake.history(path, args.limit):
+            added, removed = f"+{h['added']}", f"-{h['removed']}"
+            print(f"v{h['version']:<5} {h['at']}  {h['operation']:<24} {added:<9} {removed:<9} {h['batch_id']}")
+    elif args.action == "read":
+        table, version = lake.read_table(path, args.version)
+        print(f"{args.table} at Delta v{version}: {table.num_rows} rows, columns {', '.join(table.column_names)}")
+        for row in table.slice(0, args.limit).to_pylist():
+            print(row)
+    elif args.action == "compact":
+        print(lake.compact(path))
+    elif args.action == "vacuum":
+        files = lake.vacuum(path, args.retention_hours, dry_run=args.dry_run)
+        print(
+            f"{'would remove' if args.dry_run else 'removed'} {len(files)} file(s) older than {args.retention_hours} h"
+        )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -135,6 +162,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="run the gate and write files, touch no portal")
     s.set_defaults(fn=_cmd_publish)
     sub.add_parser("status", help="lake tables and portal").set_defaults(fn=_cmd_status)
+    s = sub.add_parser("table", help="Delta table maintenance: history, time-travel read, compact, vacuum")
+    s.add_argument("action", choices=["history", "read", "compact", "vacuum"])
+    s.add_argument("table", help="path under the lake root, e.g. bronze/population/citizen")
+    s.add_argument("--version", type=int, help="read: the Delta version to read (time travel)")
+    s.add_argument("--limit", type=int, default=5, help="history entries / rows shown")
+    s.add_argument("--retention-hours", type=int, default=168, help="vacuum: keep files newer than this")
+    s.add_argument("--dry-run", action="store_true", help="vacuum: list, delete nothing")
+    s.set_defaults(fn=_cmd_table)
     return p
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,3 +38,35 @@ def _normalise(table: pa.Table) -> pa.Table:
         for f in table.schema
     ]
     return table.cast(pa.schema(fields))
+
+
+def history(path: Path, limit: int = 20) -> list[dict[str, Any]]:
+    """Newest first: version, timestamp, operation, batch id, rows added/removed."""
+    dt = DeltaTable(str(path))
+    out = []
+    for entry in dt.history(limit):
+        metrics = entry.get("operationMetrics", {})
+        out.append(
+            {
+                "version": entry.get("version"),
+                "at": datetime.fromtimestamp(entry["timestamp"] / 1000, UTC).isoformat(timespec="seconds"),
+                "operation": entry.get("operation"),
+                "batch_id": entry.get("batch_id", ""),
+                "added": metrics.get("num_added_rows", metrics.get("num_target_rows_inserted", "")),
+                "removed": metrics.get("num_removed_files", metrics.get("num_target_rows_deleted", "")),
+            }
+        )
+    return out
+
+
+def compact(path: Path) -> dict[str, Any]:
+    """Rewrite small files into larger ones (one new version; data unchanged)."""
+    return DeltaTable(str(path)).optimize.compact()
+
+
+def vacuum(path: Path, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
+    """Files no version within the retention needs; deleted unless `dry_run`. Time travel to versions
+    older than the retention stops working for the files removed."""
+    return DeltaTable(str(path)).vacuum(
+        retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False
+    )
