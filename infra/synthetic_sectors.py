@@ -350,6 +350,9 @@ def seed(settings: Settings, scale: int = 20_000, dirty_share: float = 0.02, see
     )
 
 
+_seed_all = seed
+
+
 @dataclass
 class ChangeReport:
     updated: int
@@ -387,3 +390,24 @@ def change_citizens(settings: Settings, share: float = 0.005, seed: int = 1) -> 
             (max_id, now, rng.sample(sorted(set(ids) - set(picked)), n_other)),
         )
     return ChangeReport(n_update, n_other, n_other)
+
+
+def seed_scaled(settings: Settings, rows: int, seed: int = 42) -> int:
+    """Seed at benchmark scale quickly: generate up to 100k citizens, then copy them inside PostgreSQL
+    (new registry ids and newer timestamps) until the table holds at least `rows`. Returns the count."""
+    base = min(rows, 100_000)
+    seed_report = _seed_all(settings, scale=base, dirty_share=0.0, seed=seed)
+    count = seed_report.rows["population.citizen"]
+    table = source_table("population", "citizen")
+    with psycopg.connect(f"{settings.server_url('postgres')}/{table.database}", autocommit=True) as conn:
+        while count < rows:
+            take = min(count, rows - count)
+            conn.execute(
+                f"INSERT INTO {table.table} SELECT registry_id + %s, citizen_id, full_name, date_of_birth, sex, "
+                "ethnicity_code, phone, address_line, province_code, district_code, ward_code, updated_at "
+                f"FROM {table.table} WHERE registry_id <= %s",
+                (count, take),
+            )
+            count += take
+        conn.execute(f"ANALYZE {table.table}")
+    return count

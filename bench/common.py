@@ -1,0 +1,31 @@
+"""Shared set-up for the ingestion benchmarks: a scaled population table and a Spark session."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+from pathlib import Path
+
+from lakehouse.config import Settings
+
+
+def args(description: str) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--rows", type=int, default=2_000_000, help="population.citizen rows (default 2M)")
+    return ap.parse_args()
+
+
+def settings(tmp: str) -> Settings:
+    return dataclasses.replace(Settings.from_env(), lake_root=Path(tmp) / "lake")
+
+
+def peak_rss_mb(jvm_pid: int | None = None) -> tuple[float, float]:
+    """Peak resident memory (MB) of this Python driver and of the Spark JVM."""
+    python = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    jvm = 0.0
+    if jvm_pid:
+        for line in Path(f"/proc/{jvm_pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                jvm = int(line.split()[1]) / 1024
+    return python, jvm
