@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,7 +25,21 @@ def read_table(path: Path, version: int | None = None) -> tuple[pa.Table, int]:
     files = dt.file_uris()
     if not files:
         return pa.Table.from_batches([], schema=pa.schema(schema)), dt.version()
-    parts = [_normalise(pq.read_table(f.removeprefix("file://"))) for f in files]
+    partition_columns = list(dt.metadata().partition_columns)
+    values: dict[str, dict[str, Any]] = {}
+    if partition_columns:
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        for row in actions.to_pylist():
+            # the log keeps paths URL-encoded, file_uris() gives them decoded
+            values[unquote(row["path"])] = {c: row.get(f"partition.{c}") for c in partition_columns}
+    parts = []
+    for uri in files:
+        part = _normalise(pq.read_table(uri.removeprefix("file://")))
+        # Partition values live in the Delta log, not in the files (FINDINGS): add them back.
+        relative = uri.removeprefix("file://").removeprefix(str(path.resolve())).lstrip("/")
+        for column, value in values.get(relative, {}).items():
+            part = part.append_column(column, pa.array([value] * part.num_rows, pa.string()))
+        parts.append(part)
     # Files of one table differ in nullability and string layout (Spark vs delta-rs writers) and, after
     # additive schema evolution, in columns: promote to one schema, older files get NULLs.
     table = pa.concat_tables(parts, promote_options="permissive")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,8 +76,13 @@ def file_stats(path: Path) -> tuple[str, int, pa.Schema]:
 
 
 def _partition_values(relative: str) -> dict[str, str | None]:
-    # Spark writes hive-style folders (col=value); Delta keeps them in the log, not in the files.
-    return dict(part.split("=", 1) for part in relative.split("/")[:-1] if "=" in part)
+    # Spark writes hive-style folders (col=escaped value); Delta keeps the values in the log, not the files.
+    values: dict[str, str | None] = {}
+    for part in relative.split("/")[:-1]:
+        if "=" in part:
+            name, value = part.split("=", 1)
+            values[name] = None if value == "__HIVE_DEFAULT_PARTITION__" else unquote(value)
+    return values
 
 
 def commit_parquet_files(

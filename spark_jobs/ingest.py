@@ -32,10 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction
-from pyspark import StorageLevel
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from data_contracts import ContractError, SourceTable
 from data_contracts.registry import PHYSICAL_TYPES, QualityRule
@@ -277,6 +277,25 @@ def last_watermark(bronze: Path) -> datetime | None:
     return None
 
 
+def _split_stage(stage: Path, good_dir: Path, bad_dir: Path, schema: pa.Schema) -> tuple[list[Path], list[Path]]:
+    """Move Spark's reason-partitioned output: clean files to `good_dir`, rejected folders to `bad_dir`."""
+    good_dir.mkdir(parents=True, exist_ok=True)
+    clean = stage / f"{REASON}=__HIVE_DEFAULT_PARTITION__"
+    good = []
+    for f in sorted(clean.glob("*.parquet")) if clean.exists() else []:
+        good.append(f.rename(good_dir / f.name))
+    if not good:  # no clean row: an empty file still carries the schema
+        good.append(good_dir / "empty.parquet")
+        pq.write_table(schema.empty_table(), good[0])
+    bad = []
+    for folder in sorted(stage.glob(f"{REASON}=*")):
+        if folder != clean:
+            bad_dir.mkdir(parents=True, exist_ok=True)
+            folder.rename(bad_dir / folder.name)
+            bad += sorted((bad_dir / folder.name).glob("*.parquet"))
+    return good, bad
+
+
 def _parquet_rows(files: list[Path]) -> int:
     return sum(pq.read_metadata(f).num_rows for f in files)
 
@@ -387,18 +406,20 @@ def ingest_table(
     if table.policy.mode == "full" and table.policy.delete_detection == "soft_delete":
         df = df.where(F.col(table.policy.soft_delete_column).isNull())
 
-    good_dir = (bronze / "_staging" if incremental else bronze / "data") / batch_id
+    stage_dir = bronze / "_staging" / batch_id  # Spark's one pass, split by rule outcome below
+    good_dir = (bronze / "_staging" if incremental else bronze / "data") / f"{batch_id}-good"
     bad_dir = quarantine / "data" / batch_id
     metadata = {"batch_id": batch_id, "contract": table.contract_id, "source": table.source_label}
     if plan.watermark_hi is not None:
         metadata[WATERMARK_KEY] = plan.watermark_hi.isoformat()
+    row_schema = to_arrow_schema(df.drop(REASON).schema, timezone="UTC")
     try:
-        df = df.persist(StorageLevel.MEMORY_AND_DISK)  # one JDBC read feeds both outputs
+        # One pass over the JDBC read: partitioning by the reason puts clean rows (NULL reason) in the
+        # default partition, whose files hold exactly the bronze columns, and rejected rows in one folder
+        # per reason (the quarantine table is partitioned by it).
         with progress(spark, f"{table.qualified_name}: reading"):
-            df.where(F.col(REASON).isNull()).drop(REASON).write.mode("error").parquet(str(good_dir))
-            df.where(F.col(REASON).isNotNull()).write.mode("error").parquet(str(bad_dir))
-        df.unpersist()
-        good, bad = sorted(good_dir.glob("*.parquet")), sorted(bad_dir.glob("*.parquet"))
+            df.write.mode("error").partitionBy(REASON).parquet(str(stage_dir))
+        good, bad = _split_stage(stage_dir, good_dir, bad_dir, row_schema)
         result.rows_written, result.rows_quarantined = _parquet_rows(good), _parquet_rows(bad)
         result.rows_read = result.rows_written + result.rows_quarantined
 
@@ -412,6 +433,7 @@ def ingest_table(
                 app_id=f"quarantine:{table.qualified_name}",
                 batch_version=batch_version,
                 mode="append" if incremental else "overwrite",
+                partition_by=[REASON],
                 evolve=True,
                 metadata=metadata,
             )
@@ -425,7 +447,7 @@ def ingest_table(
                 f"{table.policy.quarantine_threshold:.1%}; bronze left unchanged. Reasons are in {quarantine}."
             )
         if incremental:
-            batch = pq.ParquetDataset([str(f) for f in good]).read()  # Spark writes >= 1 file, even empty
+            batch = pa.concat_tables([pq.read_table(f) for f in good]) if good else row_schema.empty_table()
             gone = None
             if table.policy.delete_detection == "snapshot":
                 present = source_keys(spark, settings, table)
@@ -455,6 +477,7 @@ def ingest_table(
         shutil.rmtree(good_dir, ignore_errors=True)  # uncommitted files are invisible; tidy them anyway
         raise
     finally:
+        shutil.rmtree(stage_dir, ignore_errors=True)
         if incremental:
             shutil.rmtree(good_dir, ignore_errors=True)  # staging only: the MERGE wrote its own files
     result.seconds = time.monotonic() - started
