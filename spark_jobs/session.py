@@ -38,6 +38,8 @@ def spark_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.hadoop.fs.file.impl.disable.cache", "true")
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
         .config("spark.sql.shuffle.partitions", "4")
+        # Partitioned writes (clean vs quarantined rows) without a sort: a few concurrent writers per task.
+        .config("spark.sql.maxConcurrentOutputFiles", "8")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")  # spark_jobs.progress logs instead
         .getOrCreate()
