@@ -161,7 +161,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="sector tables -> bronze Delta")
     s.add_argument("--sector")
     s.add_argument("--table")
-    s.add_argument("--batch-version", type=int, help="batch number; a version already committed is skipped")
+    s.add_argument(
+        "--batch-version",
+        type=int,
+        help="batch number (default: now in ms); rerunning the last committed batch is a no-op",
+    )
     s.add_argument("--full-refresh", action="store_true", help="reload incremental tables as snapshots")
     s.add_argument("--dry-run", action="store_true")
     s.set_defaults(fn=_cmd_ingest)

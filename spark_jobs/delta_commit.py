@@ -101,14 +101,15 @@ def commit_parquet_files(
     mode "overwrite" replaces the table's current files; "append" adds to them. New columns are added
     to the table first when `evolve` is set, else refused; a column the table has and the files lack
     is always refused. The commit carries
-    txn(app_id, batch_version): if the table already holds that version or a later one for app_id,
-    nothing is committed and `skipped` is True (a retried task after a successful commit).
+    txn(app_id, batch_version): if the table's last batch for app_id is this one, nothing is committed
+    and `skipped` is True (a retried task after a successful commit). Equality, not ordering: manual
+    runs and scheduled runs number batches differently, and a re-applied older batch is idempotent.
     """
     table_path = table_path.resolve()
     existing = DeltaTable(str(table_path)) if DeltaTable.is_deltatable(str(table_path)) else None
     if existing is not None:
         done = existing.transaction_version(app_id)
-        if done is not None and done >= batch_version:
+        if done == batch_version:
             return CommitResult(existing.version(), 0, 0, skipped=True)
     if not files:
         raise ValueError(f"no Parquet files to commit to {table_path}")

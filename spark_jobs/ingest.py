@@ -382,7 +382,7 @@ def ingest_table(
 
     if DeltaTable.is_deltatable(str(bronze)):
         done = DeltaTable(str(bronze)).transaction_version(app_id)
-        if done is not None and done >= batch_version:
+        if done == batch_version:
             result.skipped, result.table_version = True, DeltaTable(str(bronze)).version()
             return result
 
