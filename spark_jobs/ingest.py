@@ -417,7 +417,7 @@ def ingest_table(
         # One pass over the JDBC read: partitioning by the reason puts clean rows (NULL reason) in the
         # default partition, whose files hold exactly the bronze columns, and rejected rows in one folder
         # per reason (the quarantine table is partitioned by it).
-        with progress(spark, f"{table.qualified_name}: reading"):
+        with progress(spark, f"{table.qualified_name}: reading", plan.expected_rows):
             df.write.mode("error").partitionBy(REASON).parquet(str(stage_dir))
         good, bad = _split_stage(stage_dir, good_dir, bad_dir, row_schema)
         result.rows_written, result.rows_quarantined = _parquet_rows(good), _parquet_rows(bad)
