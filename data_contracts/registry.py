@@ -450,6 +450,11 @@ def datasets() -> tuple[Dataset, ...]:
     return _datasets(contract_dirs())
 
 
+def direct_identifier_columns() -> set[str]:
+    """Every column any source contract classifies as a direct identifier."""
+    return {c.name for t in source_tables() for c in t.columns if c.classification == DIRECT_IDENTIFIER}
+
+
 def validate_all() -> list[str]:
     """Every problem in every contract file (empty = all valid); does not stop at the first file."""
     problems: list[str] = []

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from data_contracts import datasets
+from data_contracts.registry import direct_identifier_columns
 from lakehouse.config import REPO_ROOT, Settings, pseudonym_key
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
@@ -33,7 +34,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 def dbt_vars() -> dict[str, object]:
     """dbt vars taken from the dataset contracts, so thresholds are stated once."""
     counts = {d.min_cell_count for d in datasets()}
-    return {"min_cell_count": max(counts)} if counts else {}
+    return {
+        "min_cell_count": max(counts) if counts else 10,
+        "direct_identifiers": sorted(direct_identifier_columns()),
+    }
 
 
 def run_dbt(

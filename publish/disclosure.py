@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_contracts import Dataset, source_tables
-from data_contracts.registry import DIRECT_IDENTIFIER
+from data_contracts import Dataset
+from data_contracts.registry import direct_identifier_columns
 
 # A CCCD number is 12 digits; Vietnamese mobile numbers are 10 digits starting with 0.
 IDENTIFIER_PATTERNS = {"citizen ID": re.compile(r"^\d{12}$"), "phone number": re.compile(r"^0\d{9}$")}
@@ -40,11 +40,6 @@ class DisclosureReport:
             raise DisclosureError(
                 f"dataset {self.dataset} failed the disclosure gate; nothing published: " + "; ".join(self.failures)
             )
-
-
-def direct_identifier_columns() -> set[str]:
-    """Every column any source contract classifies as a direct identifier."""
-    return {c.name for t in source_tables() for c in t.columns if c.classification == DIRECT_IDENTIFIER}
 
 
 def check(dataset: Dataset, table: pa.Table) -> DisclosureReport:

@@ -10,3 +10,9 @@
     else lpad(cast(({{ age }} // 5) * 5 as varchar), 2, '0') || '-' || lpad(cast(({{ age }} // 5) * 5 + 4 as varchar), 2, '0')
   end
 {%- endmacro %}
+
+{# The one pseudonym: keyed HMAC-SHA-256 of a citizen ID (plugin UDF; key from LAKEHOUSE_PSEUDONYM_KEY).
+   The same person gets the same pseudonym in every sector, so silver tables join through the population core. #}
+{% macro pseudonym(citizen_id) -%}
+  hmac_sha256({{ citizen_id }})
+{%- endmacro %}

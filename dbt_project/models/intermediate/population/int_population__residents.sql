@@ -14,7 +14,7 @@ aged as (
 )
 
 select
-    hmac_sha256(citizen_id) as person_pseudonym,
+    {{ pseudonym("citizen_id") }} as person_pseudonym,
     cast(year(date_of_birth) as integer) as birth_year,
     age,
     {{ age_band('age') }} as age_band,

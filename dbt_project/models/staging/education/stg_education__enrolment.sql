@@ -10,6 +10,7 @@ renamed as (
         school_year,
         cast(grade_level as integer) as grade_level,
         enrolled_on,
+        deleted_at,
         updated_at,
         _batch_id as batch_id
     from source

@@ -8,10 +8,10 @@ renamed as (
         registry_id,
         citizen_id,
         -- direct identifiers (dropped in intermediate)
-        full_name,
+        nfc_normalize(full_name) as full_name,  -- Vietnamese text in one Unicode form (NFC)
         date_of_birth,
         phone,
-        address_line,
+        nfc_normalize(address_line) as address_line,
         -- dimensions
         cast(sex as integer) as sex_code,
         ethnicity_code,
