@@ -1,4 +1,5 @@
--- Gold: residents by 2025 province x five-year age band x sex; counts below min_cell_count withheld.
+-- Gold: residents by 2025 province x five-year age band x sex; counts below min_cell_count withheld,
+-- plus complementary suppression so no withheld count follows from a line total.
 -- Columns exactly as data_contracts/datasets/population_by_province_age_sex.odcs.yaml lists them.
 {{ config(materialized='delta', location='gold/population_by_province_age_sex') }}
 
@@ -14,15 +15,17 @@ counted as (
     select province_code_2025, age_band, sex, count(*) as residents
     from residents
     group by all
-)
+),
+
+{{ suppress_cells('counted', ['province_code_2025', 'age_band', 'sex'], 'residents', var('min_cell_count')) }}
 
 select
-    counted.province_code_2025,
+    cells.province_code_2025,
     provinces.province_name_2025,
-    counted.age_band,
-    counted.sex,
-    case when counted.residents >= {{ var('min_cell_count') }} then counted.residents end as population,
-    counted.residents < {{ var('min_cell_count') }} as suppressed
-from counted
-inner join provinces on counted.province_code_2025 = provinces.province_code_2025
-order by counted.province_code_2025, counted.age_band, counted.sex
+    cells.age_band,
+    cells.sex,
+    case when not cells.suppressed then cells.residents end as population,
+    cells.suppressed
+from suppressed_cells as cells
+inner join provinces on cells.province_code_2025 = provinces.province_code_2025
+order by cells.province_code_2025, cells.age_band, cells.sex

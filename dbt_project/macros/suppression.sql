@@ -1,0 +1,43 @@
+{#-
+  Small-cell suppression as CTEs, for an aggregate CTE `source_cte` with one row per cell.
+
+  Primary: cells with count < min_count. Complementary: a line of cells (all cells that share every
+  dimension but one) that holds exactly one suppressed cell would give it away through the line's
+  total, so its smallest published cell is suppressed too; repeated over every dimension until stable
+  (`rounds` passes). Emits CTEs ending in `suppressed_cells` with columns: the source's, plus
+  `primary_suppressed` and `suppressed` (booleans). Call inside a WITH list, after `source_cte`.
+-#}
+{% macro suppress_cells(source_cte, dimensions, count_column, min_count, rounds=4) %}
+suppression_step_0 as (
+    select
+        *,
+        {{ count_column }} < {{ min_count }} as primary_suppressed,
+        {{ count_column }} < {{ min_count }} as suppressed
+    from {{ source_cte }}
+),
+{%- set ns = namespace(step=0) %}
+{%- for round in range(rounds) %}
+{%- for varying in dimensions %}
+{%- set others = dimensions | reject('equalto', varying) | list %}
+{%- set ns.step = ns.step + 1 %}
+suppression_step_{{ ns.step }} as (
+    select * exclude (line_suppressed, line_rank) replace (
+        suppressed or (line_suppressed = 1 and not suppressed and line_rank = 1) as suppressed
+    )
+    from (
+        select
+            *,
+            sum(suppressed::int) over (partition by {{ others | join(', ') if others else '1' }}) as line_suppressed,
+            row_number() over (
+                partition by {{ (others + ['suppressed']) | join(', ') }}
+                order by {{ count_column }}, {{ dimensions | join(', ') }}
+            ) as line_rank
+        from suppression_step_{{ ns.step - 1 }}
+    )
+),
+{%- endfor %}
+{%- endfor %}
+suppressed_cells as (
+    select * from suppression_step_{{ ns.step }}
+)
+{% endmacro %}
