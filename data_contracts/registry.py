@@ -174,7 +174,12 @@ class Dataset:
     dbt_model: str
     min_cell_count: int
     count_column: str
+    dimensions: tuple[str, ...]
     columns: tuple[Column, ...]
+
+    def disclosure_path(self, lake_root: Path) -> Path:
+        """One-row summary dbt writes next to the dataset (primary / complementary suppression)."""
+        return lake_root / "gold" / "_disclosure" / self.name
 
     def gold_path(self, lake_root: Path) -> Path:
         return lake_root / "gold" / self.name
@@ -407,6 +412,7 @@ def _dataset(path: Path) -> Dataset:
         dbt_model=_require(custom, "dbtModel", where),
         min_cell_count=int(_require(custom, "minCellCount", where)),
         count_column=_require(custom, "countColumn", where),
+        dimensions=tuple(_require(custom, "dimensions", where)),
         columns=_columns(c.schema_[0].properties),
     )
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import requests
+from deltalake import DeltaTable
 
 from data_contracts import Dataset
 from lakehouse.config import Settings
@@ -63,6 +64,18 @@ def write_files(dataset: Dataset, table: pa.Table, out_dir: Path) -> dict[str, P
     files = {"CSV": out_dir / f"{dataset.name}.csv", "Parquet": out_dir / f"{dataset.name}.parquet"}
     pacsv.write_csv(table, files["CSV"])
     pq.write_table(table, files["Parquet"], compression="zstd")
+    return files
+
+
+def write_report(dataset: Dataset, report: disclosure.DisclosureReport, out_dir: Path) -> dict[str, Path]:
+    """The disclosure report, machine-readable (JSON) and human-readable (Markdown)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "JSON": out_dir / f"{dataset.name}.disclosure-report.json",
+        "Markdown": out_dir / f"{dataset.name}.disclosure-report.md",
+    }
+    files["JSON"].write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
+    files["Markdown"].write_text(report.markdown())
     return files
 
 
@@ -128,8 +141,19 @@ def publish_dataset(settings: Settings, dataset: Dataset, dry_run: bool = False)
     """Disclosure gate, then CKAN. Raises DisclosureError / PortalUnavailable with nothing half-done
     on the lake side; CKAN sees resources replaced one by one (atomic swap is future work)."""
     table, gold_version = read_table(dataset.gold_path(settings.lake_root))
-    disclosure.check(dataset, table).raise_if_failed()
-    files = write_files(dataset, table, settings.var_dir / "publish" / dataset.name)
+    summary_path = dataset.disclosure_path(settings.lake_root)
+    summary = read_table(summary_path)[0].to_pylist()[0] if (summary_path / "_delta_log").exists() else None
+    # Stable facts only (no "generated now"), so an unchanged dataset re-publishes nothing.
+    committed = DeltaTable(str(dataset.gold_path(settings.lake_root))).history(1)[0]["timestamp"]
+    facts = {
+        "gold_delta_version": gold_version,
+        "gold_committed_at": datetime.fromtimestamp(committed / 1000, UTC).isoformat(timespec="seconds"),
+    }
+    report = disclosure.check(dataset, table, summary, facts=facts)
+    out_dir = settings.var_dir / "publish" / dataset.name
+    write_report(dataset, report, out_dir)  # kept even when it failed: it says why
+    report.raise_if_failed()
+    files = {**write_files(dataset, table, out_dir), **write_report(dataset, report, out_dir)}
     url = f"{settings.ckan_url.rstrip('/')}/dataset/{dataset.name}"
     result = PublishResult(dataset.name, url, gold_version, table.num_rows, dry_run=dry_run)
     if dry_run:

@@ -1,14 +1,18 @@
-"""The disclosure gate every file passes before it leaves the lakehouse.
+"""The disclosure gate every file passes before it leaves the lakehouse, and its report.
 
 Checks, against the contracts: the columns are exactly the dataset contract's; no column is a
 direct identifier of any source contract; no value looks like a citizen ID or phone number; every
-published count is at or above the minimum cell count (smaller cells must be suppressed).
+published count is at or above the minimum cell count (smaller cells must be suppressed); no line of
+cells (all dimensions fixed but one) holds exactly one suppressed cell, which its total would reveal;
+dbt's disclosure summary exists and used the contract's threshold. The report (JSON + Markdown) is
+published with the data; a failed report publishes nothing.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +34,45 @@ class DisclosureReport:
     rows: int
     failures: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    failed_checks: set[str] = field(default_factory=set)
+
+    def fail(self, message: str) -> None:
+        """Record a failure of the check added last."""
+        self.failures.append(message)
+        self.failed_checks.add(self.checks[-1])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "rows": self.rows,
+            "passed": self.passed,
+            **self.facts,
+            "checks": [{"check": c, "passed": c not in self.failed_checks} for c in self.checks],
+            "failures": self.failures,
+        }
+
+    def markdown(self) -> str:
+        f = self.facts
+        lines = [
+            f"# Disclosure report: {self.dataset}",
+            "",
+            f"**Result: {'PASSED' if self.passed else 'FAILED'}** (data committed {f.get('gold_committed_at', '?')})",
+            "",
+            f"- Contract: {f.get('contract')} v{f.get('contract_version')}",
+            f"- Data: gold Delta version {f.get('gold_delta_version')}, {self.rows} cells",
+            f"- Quasi-identifiers (dimensions): {', '.join(f.get('quasi_identifiers', []))}",
+            f"- Rule: counts below {f.get('min_cell_count')} suppressed (primary), then complementary suppression "
+            "so that no line of cells holds a single suppressed cell",
+            f"- Cells suppressed: {f.get('suppressed_primary')} primary, {f.get('suppressed_complementary')} "
+            f"complementary; smallest published count {f.get('smallest_published_count')}",
+            "",
+            "| check | result |",
+            "|---|---|",
+        ]
+        lines += [f"| {c['check']} | {'pass' if c['passed'] else 'FAIL'} |" for c in self.as_dict()["checks"]]
+        lines += [f"\nFailure: {x}" for x in self.failures]
+        return "\n".join(lines) + "\n"
 
     @property
     def passed(self) -> bool:
@@ -42,18 +85,46 @@ class DisclosureReport:
             )
 
 
-def check(dataset: Dataset, table: pa.Table) -> DisclosureReport:
-    """Run every check; the report lists what failed (empty failures = may be published)."""
-    report = DisclosureReport(dataset.name, table.num_rows)
+def _lone_suppressed_lines(dataset: Dataset, table: pa.Table) -> list[str]:
+    """Lines (every dimension fixed but one) of two or more cells with exactly one suppressed cell (a line
+    of one cell is its own total: it gives nothing away that the cell does not)."""
+    found = []
+    for varying in dataset.dimensions:
+        others = [d for d in dataset.dimensions if d != varying]
+        if not others:
+            continue
+        lines = table.group_by(others).aggregate([("suppressed", "sum"), ("suppressed", "count")])
+        lone = pc.and_(pc.equal(lines["suppressed_sum"], 1), pc.greater(lines["suppressed_count"], 1))
+        for line in lines.filter(lone).to_pylist()[:3]:
+            found.append(f"{varying} over {', '.join(f'{k}={line[k]}' for k in others)}")
+    return found
+
+
+def check(
+    dataset: Dataset, table: pa.Table, summary: dict[str, Any] | None = None, facts: dict[str, Any] | None = None
+) -> DisclosureReport:
+    """Run every check; the report lists what failed (empty failures = may be published).
+
+    `summary` is dbt's one-row disclosure summary (primary / complementary counts); missing = failure.
+    """
+    report = DisclosureReport(dataset.name, table.num_rows, facts=dict(facts or {}))
+    report.facts.update(
+        {
+            "contract": dataset.contract_id,
+            "contract_version": dataset.version,
+            "quasi_identifiers": list(dataset.dimensions),
+            "min_cell_count": dataset.min_cell_count,
+        }
+    )
     expected = [c.name for c in dataset.columns]
     report.checks.append("columns equal the dataset contract")
     if table.column_names != expected:
-        report.failures.append(f"columns {table.column_names} differ from contract {dataset.contract_id}: {expected}")
+        report.fail(f"columns {table.column_names} differ from contract {dataset.contract_id}: {expected}")
 
     report.checks.append("no direct-identifier column")
     leaked = sorted(set(table.column_names) & direct_identifier_columns())
     if leaked:
-        report.failures.append(f"direct-identifier column(s) present: {', '.join(leaked)}")
+        report.fail(f"direct-identifier column(s) present: {', '.join(leaked)}")
 
     report.checks.append("no value shaped like a citizen ID or phone number")
     for name in table.column_names:
@@ -63,16 +134,36 @@ def check(dataset: Dataset, table: pa.Table) -> DisclosureReport:
         for label, pattern in IDENTIFIER_PATTERNS.items():
             hits = pc.sum(pc.cast(pc.match_substring_regex(col, pattern.pattern), pa.int64())).as_py() or 0
             if hits:
-                report.failures.append(f"column {name}: {hits} value(s) look like a {label}")
+                report.fail(f"column {name}: {hits} value(s) look like a {label}")
 
     report.checks.append(f"every published {dataset.count_column} >= {dataset.min_cell_count}")
     if dataset.count_column not in table.column_names:
-        report.failures.append(f"count column {dataset.count_column} missing")
+        report.fail(f"count column {dataset.count_column} missing")
     else:
         counts = table[dataset.count_column]
         small = pc.sum(pc.cast(pc.less(counts, dataset.min_cell_count), pa.int64())).as_py() or 0
         if small:
-            report.failures.append(
+            report.fail(
                 f"column {dataset.count_column}: {small} cell(s) below {dataset.min_cell_count} are not suppressed"
             )
+
+    report.checks.append("no line of cells holds a single suppressed cell")
+    if "suppressed" in table.column_names and dataset.dimensions:
+        lone = _lone_suppressed_lines(dataset, table)
+        if lone:
+            report.fail(f"single suppressed cell recoverable from a total, e.g. {'; '.join(lone)}")
+
+    report.checks.append("disclosure summary from dbt present, with the contract's threshold")
+    if summary is None:
+        report.fail(f"no disclosure summary for {dataset.name}: run the transform (dbt build)")
+    else:
+        report.facts.update(
+            {
+                "suppressed_primary": summary["primary_suppressed"],
+                "suppressed_complementary": summary["complementary_suppressed"],
+                "smallest_published_count": summary["smallest_published_count"],
+            }
+        )
+        if summary["min_cell_count"] < dataset.min_cell_count:
+            report.fail(f"dbt suppressed below {summary['min_cell_count']}, the contract asks {dataset.min_cell_count}")
     return report

@@ -126,4 +126,4 @@ def test_second_run_duplicates_nothing(chain_env, first_run, ckan_portal) -> Non
     assert found["count"] == 1
     package, _ = _csv_resource(portal)
     names = [r["name"] for r in package["resources"]]
-    assert sorted(names) == sorted(set(names)) and len(names) == 2
+    assert len(names) == len(set(names)) == 4  # CSV, Parquet, disclosure report JSON + Markdown

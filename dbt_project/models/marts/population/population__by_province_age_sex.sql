@@ -1,23 +1,15 @@
 -- Gold: residents by 2025 province x five-year age band x sex; counts below min_cell_count withheld,
--- plus complementary suppression so no withheld count follows from a line total.
+-- plus complementary suppression so no withheld count follows from a line total (see __cells).
 -- Columns exactly as data_contracts/datasets/population_by_province_age_sex.odcs.yaml lists them.
 {{ config(materialized='delta', location='gold/population_by_province_age_sex') }}
 
-with residents as (
-    select * from {{ ref('int_population__residents') }}
+with cells as (
+    select * from {{ ref('population__by_province_age_sex__cells') }}
 ),
 
 provinces as (
     select * from {{ ref('provinces_2025') }}
-),
-
-counted as (
-    select province_code_2025, age_band, sex, count(*) as residents
-    from residents
-    group by all
-),
-
-{{ suppress_cells('counted', ['province_code_2025', 'age_band', 'sex'], 'residents', var('min_cell_count')) }}
+)
 
 select
     cells.province_code_2025,
@@ -26,6 +18,6 @@ select
     cells.sex,
     case when not cells.suppressed then cells.residents end as population,
     cells.suppressed
-from suppressed_cells as cells
+from cells
 inner join provinces on cells.province_code_2025 = provinces.province_code_2025
 order by cells.province_code_2025, cells.age_band, cells.sex
