@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import ckanapi
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 import requests
 from deltalake import DeltaTable
 
-from data_contracts import dataset, source_tables
+from data_contracts import dataset, datasets, source_tables
 from infra.synthetic_sectors import seed
 from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.lake import read_table
@@ -127,3 +129,27 @@ def test_second_run_duplicates_nothing(chain_env, first_run, ckan_portal) -> Non
     package, _ = _csv_resource(portal)
     names = [r["name"] for r in package["resources"]]
     assert len(names) == len(set(names)) == 4  # CSV, Parquet, disclosure report JSON + Markdown
+
+
+def test_pii_scan_of_every_gold_table_and_export(chain_env, first_run) -> None:
+    """No 12-digit ID, phone number, generated full name or exact date in any gold table or published file."""
+    settings = _settings(chain_env)
+    with psycopg.connect(f"{settings.postgres_url}/population") as conn:
+        names = {r[0] for r in conn.execute("SELECT full_name FROM citizen").fetchall()}
+    id_or_phone = re.compile(r"(?<!\d)(\d{12}|0\d{9})(?!\d)")
+    exact_date = re.compile(r"\b(19|20)\d\d-\d\d-\d\d\b")
+    tables = [p.parent for p in (settings.lake_root / "gold").glob("**/_delta_log")]
+    assert len(tables) >= 2 * len(datasets())  # every dataset and its disclosure summary
+    for path in tables:
+        table, _ = read_table(path)
+        for field in table.schema:
+            assert not pa.types.is_date(field.type), f"{path}: date column {field.name}"
+        for value in (str(v) for col in table.columns for v in col.to_pylist() if isinstance(v, str)):
+            assert not id_or_phone.search(value) and value not in names, f"{path}: {value!r}"
+    exports = [p for p in (settings.var_dir / "publish").glob("*/*") if p.suffix in (".csv", ".json", ".md")]
+    assert len(exports) == 3 * len(datasets())
+    for path in exports:
+        text = path.read_text(encoding="utf-8")
+        assert not id_or_phone.search(text), path
+        assert not exact_date.search(text.replace(text[text.find('"gold_committed_at"') :][:60], "")), path
+        assert not any(name in text for name in names), path
