@@ -173,9 +173,11 @@ class Dataset:
     frequency: str | None
     dbt_model: str
     min_cell_count: int
-    count_column: str
-    dimensions: tuple[str, ...]
+    count_column: str | None
+    dimensions: tuple[str, ...]  # quasi-identifiers: cell dimensions (aggregate) or generalised columns (microdata)
     columns: tuple[Column, ...]
+    kind: str = "aggregate"  # aggregate | microdata
+    k_anonymity: int | None = None
 
     def disclosure_path(self, lake_root: Path) -> Path:
         """One-row summary dbt writes next to the dataset (primary / complementary suppression)."""
@@ -395,6 +397,9 @@ def _dataset(path: Path) -> Dataset:
         raise ContractError(f"{path}: schema: missing -> fix: list the dataset's columns")
     desc = c.description
     where = str(path)
+    kind = custom.get("datasetKind", "aggregate")
+    if kind not in ("aggregate", "microdata"):
+        raise ContractError(f"{where}: customProperties.datasetKind: {kind!r} -> fix: aggregate or microdata")
     return Dataset(
         contract_id=c.id,
         contract_path=path,
@@ -410,10 +415,12 @@ def _dataset(path: Path) -> Dataset:
         license_id=_require(custom, "license", where),
         frequency=custom.get("frequency"),
         dbt_model=_require(custom, "dbtModel", where),
-        min_cell_count=int(_require(custom, "minCellCount", where)),
-        count_column=_require(custom, "countColumn", where),
+        min_cell_count=int(_require(custom, "minCellCount", where)) if kind == "aggregate" else 0,
+        count_column=_require(custom, "countColumn", where) if kind == "aggregate" else None,
         dimensions=tuple(_require(custom, "dimensions", where)),
         columns=_columns(c.schema_[0].properties),
+        kind=kind,
+        k_anonymity=int(_require(custom, "kAnonymity", where)) if kind == "microdata" else None,
     )
 
 

@@ -33,9 +33,11 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 def dbt_vars() -> dict[str, object]:
     """dbt vars taken from the dataset contracts, so thresholds are stated once."""
-    counts = {d.min_cell_count for d in datasets()}
+    counts = {d.min_cell_count for d in datasets() if d.kind == "aggregate"}
+    ks = {d.k_anonymity for d in datasets() if d.k_anonymity}
     return {
         "min_cell_count": max(counts) if counts else 10,
+        "k_anonymity": max(ks) if ks else 5,
         "direct_identifiers": sorted(direct_identifier_columns()),
     }
 

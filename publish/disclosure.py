@@ -60,12 +60,22 @@ class DisclosureReport:
             f"**Result: {'PASSED' if self.passed else 'FAILED'}** (data committed {f.get('gold_committed_at', '?')})",
             "",
             f"- Contract: {f.get('contract')} v{f.get('contract_version')}",
-            f"- Data: gold Delta version {f.get('gold_delta_version')}, {self.rows} cells",
+            f"- Data: gold Delta version {f.get('gold_delta_version')}, {self.rows} rows",
             f"- Quasi-identifiers (dimensions): {', '.join(f.get('quasi_identifiers', []))}",
-            f"- Rule: counts below {f.get('min_cell_count')} suppressed (primary), then complementary suppression "
-            "so that no line of cells holds a single suppressed cell",
-            f"- Cells suppressed: {f.get('suppressed_primary')} primary, {f.get('suppressed_complementary')} "
-            f"complementary; smallest published count {f.get('smallest_published_count')}",
+            *(
+                [
+                    f"- Rule: every quasi-identifier combination occurs at least k = {f.get('k_required')} times "
+                    f"(achieved {f.get('k_achieved')}): {f.get('records_locally_suppressed')} records lost the "
+                    f"province, {f.get('records_dropped')} were left out",
+                ]
+                if f.get("dataset_kind") == "microdata"
+                else [
+                    f"- Rule: counts below {f.get('min_cell_count')} suppressed (primary), then complementary "
+                    "suppression so that no line of cells holds a single suppressed cell",
+                    f"- Cells suppressed: {f.get('suppressed_primary')} primary, {f.get('suppressed_complementary')} "
+                    f"complementary; smallest published count {f.get('smallest_published_count')}",
+                ]
+            ),
             "",
             "| check | result |",
             "|---|---|",
@@ -100,6 +110,37 @@ def _lone_suppressed_lines(dataset: Dataset, table: pa.Table) -> list[str]:
     return found
 
 
+def _check_microdata(
+    dataset: Dataset, table: pa.Table, summary: dict[str, Any] | None, report: DisclosureReport
+) -> DisclosureReport:
+    """k-anonymity on the quasi-identifiers (a suppressed value, NULL, is a value of its own)."""
+    k = dataset.k_anonymity or 0
+    report.facts["k_required"] = k
+    report.checks.append(f"k-anonymity: every quasi-identifier combination occurs >= {k} times")
+    missing = [c for c in dataset.dimensions if c not in table.column_names]
+    if missing:
+        report.fail(f"quasi-identifier column(s) {missing} missing")
+    elif table.num_rows:
+        classes = table.group_by(list(dataset.dimensions)).aggregate([([], "count_all")])
+        achieved = pc.min(classes["count_all"]).as_py()
+        report.facts["k_achieved"] = achieved
+        if achieved < k:
+            report.fail(f"k achieved is {achieved}, the contract asks {k}")
+    report.checks.append("disclosure summary from dbt present, with the contract's k")
+    if summary is None:
+        report.fail(f"no disclosure summary for {dataset.name}: run the transform (dbt build)")
+    else:
+        report.facts.update(
+            {
+                "records_locally_suppressed": summary["locally_suppressed"],
+                "records_dropped": summary["records_dropped"],
+            }
+        )
+        if summary["k_required"] < k:
+            report.fail(f"dbt anonymised for k={summary['k_required']}, the contract asks {k}")
+    return report
+
+
 def check(
     dataset: Dataset, table: pa.Table, summary: dict[str, Any] | None = None, facts: dict[str, Any] | None = None
 ) -> DisclosureReport:
@@ -113,7 +154,8 @@ def check(
             "contract": dataset.contract_id,
             "contract_version": dataset.version,
             "quasi_identifiers": list(dataset.dimensions),
-            "min_cell_count": dataset.min_cell_count,
+            "min_cell_count": dataset.min_cell_count if dataset.kind == "aggregate" else None,
+            "dataset_kind": dataset.kind,
         }
     )
     expected = [c.name for c in dataset.columns]
@@ -135,6 +177,9 @@ def check(
             hits = pc.sum(pc.cast(pc.match_substring_regex(col, pattern.pattern), pa.int64())).as_py() or 0
             if hits:
                 report.fail(f"column {name}: {hits} value(s) look like a {label}")
+
+    if dataset.kind == "microdata":
+        return _check_microdata(dataset, table, summary, report)
 
     report.checks.append(f"every published {dataset.count_column} >= {dataset.min_cell_count}")
     if dataset.count_column not in table.column_names:

@@ -67,3 +67,34 @@ def test_identifier_shaped_values_fail() -> None:
 def test_unsuppressed_small_cell_fails() -> None:
     report = check(DATASET, _table(population=pa.array([25, 3], pa.int64()), suppressed=[False, False]), SUMMARY)
     assert any("below 10" in f for f in report.failures)
+
+
+MICRODATA = dataset("enrolment_microdata")
+MICRO_SUMMARY = {"locally_suppressed": 2, "records_dropped": 1, "k_required": 5}
+
+
+def _micro(provinces: list[str | None]) -> pa.Table:
+    n = len(provinces)
+    return pa.table(
+        {
+            "record_no": pa.array(range(1, n + 1), pa.int64()),
+            "school_year": ["2025-2026"] * n,
+            "province_code_2025": provinces,
+            "school_level": ["primary"] * n,
+            "age_band": ["05-09"] * n,
+            "sex": ["female"] * n,
+            "locally_suppressed": [p is None for p in provinces],
+        }
+    )
+
+
+def test_k_anonymous_microdata_passes_and_reports_k() -> None:
+    report = check(MICRODATA, _micro(["01"] * 5 + [None] * 5), MICRO_SUMMARY)
+    assert report.passed, report.failures
+    assert report.facts["k_achieved"] == 5 and report.facts["records_dropped"] == 1
+    assert "k = 5" in report.markdown()
+
+
+def test_microdata_below_k_fails() -> None:
+    report = check(MICRODATA, _micro(["01"] * 5 + ["02"] * 4), MICRO_SUMMARY)
+    assert any("k achieved is 4" in f for f in report.failures)

@@ -18,3 +18,11 @@
   where {{ count_column }} is not null
     and {{ count_column }} < {{ min_count if min_count is not none else var('min_cell_count') }}
 {% endtest %}
+
+{# Every combination of the quasi-identifiers (NULL = suppressed, a value of its own) occurs >= k times. #}
+{% test k_anonymity(model, quasi_identifiers, k=none) %}
+  select {{ quasi_identifiers | join(', ') }}, count(*) as class_size
+  from {{ model }}
+  group by {{ quasi_identifiers | join(', ') }}
+  having count(*) < {{ k if k is not none else var('k_anonymity') }}
+{% endtest %}
