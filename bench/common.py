@@ -13,7 +13,7 @@ from lakehouse.config import Settings
 def args(description: str) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--rows", type=int, default=2_000_000, help="population.citizen rows (default 2M)")
-    return ap.parse_args()
+    return ap.parse_known_args()[0]  # run.sh passes every benchmark the same options
 
 
 def settings(tmp: str) -> Settings:

@@ -5,7 +5,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 bash infra/services.sh start
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-for b in bench/ingest_*.py; do
+for b in bench/ingest_*.py bench/dbt_scaling.py; do
   echo "== $b"
   .venv-data/bin/python -m "bench.$(basename "$b" .py)" "$@" 2>&1 | grep -v -E "WARN|log4j|setLogLevel|^\[Stage|^INFO"
 done

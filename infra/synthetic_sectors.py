@@ -403,10 +403,12 @@ def seed_scaled(settings: Settings, rows: int, seed: int = 42) -> int:
         while count < rows:
             take = min(count, rows - count)
             conn.execute(
-                f"INSERT INTO {table.table} SELECT registry_id + %s, citizen_id, full_name, date_of_birth, sex, "
-                "ethnicity_code, phone, address_line, province_code, district_code, ward_code, updated_at "
-                f"FROM {table.table} WHERE registry_id <= %s",
-                (count, take),
+                # new people: keep the ID's province / century / year prefix, renumber its last six digits
+                f"INSERT INTO {table.table} SELECT registry_id + %s, "
+                "left(citizen_id, 6) || lpad(((registry_id + %s) %% 1000000)::text, 6, '0'), full_name, "
+                "date_of_birth, sex, ethnicity_code, phone, address_line, province_code, district_code, ward_code, "
+                f"updated_at FROM {table.table} WHERE registry_id <= %s",
+                (count, count, take),
             )
             count += take
         conn.execute(f"ANALYZE {table.table}")
