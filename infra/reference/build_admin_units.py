@@ -85,7 +85,65 @@ def main() -> None:
         out.writerow(["province_code_2025", "province_name_2025"])
         for p in new:
             out.writerow([f"{p['code']:02d}", p["name"]])
+    ward_stats = _ward_crosswalk(old, new, mapping)
     print(f"provinces matched {len(old) - len(unmatched)}/{len(old)}; unmatched: {unmatched or 'none'}")
+    print(ward_stats)
+    (SEEDS / "README.md").write_text(README.format(provinces=len(old) - len(unmatched), stats=ward_stats))
+
+
+README = """# Administrative-unit seeds (generated: python infra/reference/build_admin_units.py)
+
+Official codes: pre-2025 units from vietnam-provinces 0.6.0 (63 provinces, districts, wards); 2025 units
+from vietnam-provinces 2025.10.1 (34 provinces, two-tier: province and ward). The old -> new mapping
+comes from vietnam-address-converter 1.0.5, whose own code system differs from the official one
+(e.g. Ha Noi is 11 there, 01 officially), so it is joined to both official lists BY NAME (lower case,
+no diacritics, no unit-type prefix) and its codes are not used.
+
+- province_crosswalk_2025.csv: legacy province -> 2025 province ({provinces}/63 matched). Provinces
+  merged whole, so this is exact.
+- ward_crosswalk_2025.csv: legacy ward -> 2025 ward. {stats}
+  Split rule: when one old ward was divided among several new wards, the new ward that kept the old
+  ward's name is chosen, else the new ward with the lowest official code; `mapping` says `split` so
+  analyses can treat such records with care. Unmatched legacy wards are listed with `mapping`
+  `unmatched` and no 2025 ward: the pipeline keeps and counts them, never drops them silently.
+"""
+
+
+def _ward_crosswalk(old: list[dict], new: list[dict], mapping: list[dict]) -> str:
+    new_wards = {
+        (normalise(p["name"]), normalise(w["name"])): (f"{p['code']:02d}", f"{w['code']:05d}", w["name"])
+        for p in new
+        for w in p["wards"]
+    }
+    targets: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)
+    for row in mapping:
+        k = row["keys"]
+        targets[(k["old_province_name"], k["old_district_name"], k["old_ward_name"])].append(
+            (k["new_province_name"], k["new_ward_name"])
+        )
+    counts = {"one_to_one": 0, "split": 0, "unmatched": 0}
+    with open(SEEDS / "ward_crosswalk_2025.csv", "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["legacy_ward_code", "province_code_2025", "ward_code_2025", "ward_name_2025", "mapping"])
+        for p in old:
+            for d in p["districts"]:
+                for w in d["wards"]:
+                    key = (normalise(p["name"]), normalise(d["name"]), normalise(w["name"]))
+                    found = sorted({new_wards[t] for t in targets.get(key, []) if t in new_wards}, key=lambda x: x[1])
+                    if not found:
+                        counts["unmatched"] += 1
+                        out.writerow([f"{w['code']:05d}", "", "", "", "unmatched"])
+                        continue
+                    same_name = [f for f in found if normalise(f[2]) == key[2]]
+                    chosen = (same_name or found)[0]
+                    kind = "one_to_one" if len(found) == 1 else "split"
+                    counts[kind] += 1
+                    out.writerow([f"{w['code']:05d}", chosen[0], chosen[1], chosen[2], kind])
+    total = sum(counts.values())
+    return (
+        f"{total} legacy wards: {counts['one_to_one']} one-to-one, {counts['split']} split, "
+        f"{counts['unmatched']} unmatched ({100 * (total - counts['unmatched']) / total:.1f}% matched)."
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ with valid as (
     where reject_reason is null
 ),
 
+wards as (
+    select * from {{ ref('ward_crosswalk_2025') }}
+),
+
 aged as (
     select
         *,
@@ -20,7 +24,12 @@ select
     {{ age_band('age') }} as age_band,
     case sex_code when 1 then 'male' when 2 then 'female' end as sex,
     ethnicity_code,
-    province_code_2025,
-    legacy_province_code,
-    batch_id
+    aged.province_code_2025,
+    wards.ward_code_2025,
+    -- one_to_one / split (see seeds/admin_units/README.md) / unmatched: kept, flagged, counted
+    coalesce(wards.mapping, 'unmatched') as ward_mapping,
+    aged.legacy_province_code,
+    aged.legacy_ward_code,
+    aged.batch_id
 from aged
+left join wards on aged.legacy_ward_code = wards.legacy_ward_code
