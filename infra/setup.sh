@@ -53,7 +53,15 @@ for name in airflow data ckan; do
   ln -sfn "$venv" ".venv-$name"
 done
 
-# --- 4. runtime folders and Airflow metadata DB ---------------------------------------------------
+# --- 4. runtime folders, the local pseudonymisation key, Airflow metadata DB -----------------------
 mkdir -p var
+# A random HMAC key for this machine, outside the repo and the lake (production sets
+# LAKEHOUSE_PSEUDONYM_KEY from its secret store instead). Never overwritten: pseudonyms depend on it.
+KEY_FILE=${LAKEHOUSE_PSEUDONYM_KEY_FILE:-$HOME/.config/lakehouse/pseudonym.key}
+if [ -z "${LAKEHOUSE_PSEUDONYM_KEY:-}" ] && [ ! -s "$KEY_FILE" ]; then
+  mkdir -p "$(dirname "$KEY_FILE")"
+  (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$KEY_FILE")
+  log "created a local pseudonymisation key in $KEY_FILE (keep it: pseudonyms depend on it)"
+fi
 bash infra/airflow.sh init
 log "ready: .venv-airflow .venv-data .venv-ckan; services up"

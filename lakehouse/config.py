@@ -70,20 +70,19 @@ class Settings:
 
 
 def pseudonym_key() -> str:
-    """The HMAC key for pseudonyms, held outside the repo and the lake.
+    """The HMAC key for pseudonyms, held outside the repo and the lake. Never a default.
 
-    LAKEHOUSE_PSEUDONYM_KEY wins (production: from the secret store / Airflow connection). For the
-    local demo a random key is created once in LAKEHOUSE_PSEUDONYM_KEY_FILE (default
-    ~/.config/lakehouse/pseudonym.key, mode 600). Losing or rotating it changes every pseudonym.
+    LAKEHOUSE_PSEUDONYM_KEY wins (production: from the secret store / Airflow connection); else the
+    file LAKEHOUSE_PSEUDONYM_KEY_FILE (default ~/.config/lakehouse/pseudonym.key, which `make setup`
+    creates once with a random key for a local machine). Losing or rotating it changes every pseudonym.
     """
     key = os.environ.get("LAKEHOUSE_PSEUDONYM_KEY", "").strip()
     if key:
         return key
     path = Path(_env("LAKEHOUSE_PSEUDONYM_KEY_FILE", str(Path.home() / ".config" / "lakehouse" / "pseudonym.key")))
-    if not path.exists():
-        import secrets
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
+    if not path.exists() or not path.read_text().strip():
+        raise RuntimeError(
+            f"no pseudonymisation key: set LAKEHOUSE_PSEUDONYM_KEY or create {path} "
+            "(make setup creates a random one for a local machine)"
+        )
     return path.read_text().strip()
