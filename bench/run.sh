@@ -7,5 +7,7 @@ bash infra/services.sh start
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 for b in bench/ingest_*.py bench/dbt_scaling.py; do
   echo "== $b"
-  .venv-data/bin/python -m "bench.$(basename "$b" .py)" "$@" 2>&1 | grep -v -E "WARN|log4j|setLogLevel|^\[Stage|^INFO"
+  # dbt and Spark chatter filtered out; a failing benchmark still fails the run (pipefail)
+  .venv-data/bin/python -m "bench.$(basename "$b" .py)" "$@" 2>&1 \
+    | { grep -v -E $'WARN|log4j|setLogLevel|^\\[Stage|^INFO|warn|\e\\[' || true; }
 done

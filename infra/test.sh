@@ -7,7 +7,7 @@ cd "$ROOT"
 bash infra/services.sh start
 .venv-data/bin/ruff check .
 bin/lakehouse contracts validate
-bin/lakehouse contracts dbt-sources --check
+bin/lakehouse contracts dbt-yaml --check
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 bash infra/airflow.sh init
 AIRFLOW_HOME=${AIRFLOW_HOME:-${LAKEHOUSE_VAR:-$ROOT/var}/airflow} AIRFLOW__CORE__LOAD_EXAMPLES=False \

@@ -12,6 +12,13 @@
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
+  {#- An enforced dbt model contract (generated from the dataset contract) must match before anything
+      is written: names and types of the model's columns. -#}
+  {%- set contract_config = config.get('contract') -%}
+  {%- if contract_config and contract_config.enforced -%}
+    {{ get_assert_columns_equivalent(sql) }}
+  {%- endif -%}
+
   {% do adapter.drop_relation(staging_relation) %}
   {% call statement('main') -%}
     {{ create_view_as(staging_relation, sql) }}
