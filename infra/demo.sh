@@ -20,6 +20,8 @@ grep -oE "DagRun Finished: .*" "$LOG" | grep -oE "dag_id=[a-z_]+|run_duration=[0
 bin/lakehouse status
 CKAN_URL=$(bash infra/ckan.sh url)
 echo
+echo "Open data portal:  $CKAN_URL/dataset/   (every open dataset, with its disclosure report)"
+bin/lakehouse contracts | awk -v url="$CKAN_URL" '$1 == "dataset" { print "                   " url "/dataset/" $2 }'
 echo "Open data portal:  $CKAN_URL/dataset/population_by_province_age_sex"
 echo "Lake (Delta):      ${LAKE_ROOT:-${LAKEHOUSE_VAR:-$ROOT/var}/lake}  (bronze/ silver/ gold/ quarantine/)"
 echo "Stop the portal:   make stop"
