@@ -23,7 +23,7 @@ from deltalake import DeltaTable
 from data_contracts import Dataset
 from lakehouse.config import Settings
 from lakehouse.lake import read_table
-from publish import disclosure
+from publish import disclosure, lineage
 
 log = logging.getLogger(__name__)
 SMALL_WORDS = {"of", "and", "for", "the"}
@@ -147,6 +147,7 @@ def publish_dataset(settings: Settings, dataset: Dataset, dry_run: bool = False)
     committed = DeltaTable(str(dataset.gold_path(settings.lake_root))).history(1)[0]["timestamp"]
     facts = {
         "gold_delta_version": gold_version,
+        "input_delta_versions": lineage.input_versions(dataset, settings.lake_root),
         "gold_committed_at": datetime.fromtimestamp(committed / 1000, UTC).isoformat(timespec="seconds"),
     }
     report = disclosure.check(dataset, table, summary, facts=facts)

@@ -61,6 +61,8 @@ class DisclosureReport:
             "",
             f"- Contract: {f.get('contract')} v{f.get('contract_version')}",
             f"- Data: gold Delta version {f.get('gold_delta_version')}, {self.rows} rows",
+            "- Built from: "
+            + (", ".join(f"{k} v{v}" for k, v in (f.get("input_delta_versions") or {}).items()) or "unknown"),
             f"- Quasi-identifiers (dimensions): {', '.join(f.get('quasi_identifiers', []))}",
             *(
                 [

@@ -14,10 +14,11 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from data_contracts import SourceTable, source_tables
+from data_contracts import SourceTable, dataset, source_tables
 from lakehouse.config import Settings
 from lakehouse.lake import read_table
 from lakehouse.transform import DBT_PROJECT, dbt_env, run_dbt
+from publish.lineage import input_versions
 
 KEY = "test-only-pseudonym-key-0123456789abcdef"
 AT = datetime(2026, 5, 1, tzinfo=UTC)
@@ -153,3 +154,17 @@ def test_missing_key_fails_clearly(built: Settings) -> None:
     )
     assert proc.returncode != 0
     assert "LAKEHOUSE_PSEUDONYM_KEY is not set" in proc.stdout + proc.stderr
+
+
+def test_key_never_reaches_artifacts_logs_or_the_lake(built: Settings) -> None:
+    needle = KEY.encode()
+    places = [DBT_PROJECT / "target", DBT_PROJECT / "logs", built.var_dir]
+    for place in places:
+        for path in (p for p in place.rglob("*") if p.is_file()) if place.exists() else []:
+            assert needle not in path.read_bytes(), f"pseudonymisation key found in {path}"
+
+
+def test_lineage_lists_the_delta_tables_a_dataset_was_built_from(built: Settings) -> None:
+    versions = input_versions(dataset("population_by_province_age_sex"), built.lake_root)
+    assert versions["silver/population/residents"] is not None
+    assert versions["bronze/population/citizen"] == 0
