@@ -41,3 +41,30 @@ suppressed_cells as (
     select * from suppression_step_{{ ns.step }}
 )
 {% endmacro %}
+
+{#-
+  The published form of a suppressed cell table (`cells_model`, from suppress_cells): the 2025
+  province name beside its code, the other dimensions, the count as `published_as` (NULL where
+  suppressed) and `suppressed`. Column order follows the dataset contract (enforced by dbt).
+-#}
+{% macro open_aggregate(cells_model, dimensions, count_column, published_as) %}
+with cells as (
+    select * from {{ ref(cells_model) }}
+),
+
+provinces as (
+    select * from {{ ref('provinces_2025') }}
+)
+
+select
+    cells.province_code_2025,
+    provinces.province_name_2025,
+    {%- for d in dimensions if d != 'province_code_2025' %}
+    cells.{{ d }},
+    {%- endfor %}
+    case when not cells.suppressed then cells.{{ count_column }} end as {{ published_as }},
+    cells.suppressed
+from cells
+inner join provinces on cells.province_code_2025 = provinces.province_code_2025
+order by {% for d in dimensions %}cells.{{ d }}{% if not loop.last %}, {% endif %}{% endfor %}
+{% endmacro %}
