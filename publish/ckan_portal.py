@@ -8,6 +8,8 @@ import getpass
 import hashlib
 import json
 import logging
+import os
+import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +23,7 @@ import requests
 from deltalake import DeltaTable
 
 from data_contracts import Dataset
-from lakehouse.config import Settings
+from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.lake import read_table
 from publish import disclosure, lineage
 
@@ -58,43 +60,87 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_files(dataset: Dataset, table: pa.Table, out_dir: Path) -> dict[str, Path]:
-    """CSV (UTF-8, header, empty = suppressed/NULL) and Parquet renderings of the gold table."""
+def write_files(dataset: Dataset, table: pa.Table, out_dir: Path) -> dict[Path, str]:
+    """CSV (UTF-8, header, empty = suppressed/NULL) and Parquet renderings of the gold table -> format."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"CSV": out_dir / f"{dataset.name}.csv", "Parquet": out_dir / f"{dataset.name}.parquet"}
-    pacsv.write_csv(table, files["CSV"])
-    pq.write_table(table, files["Parquet"], compression="zstd")
-    return files
+    csv_path, parquet_path = out_dir / f"{dataset.name}.csv", out_dir / f"{dataset.name}.parquet"
+    pacsv.write_csv(table, csv_path)
+    pq.write_table(table, parquet_path, compression="zstd")
+    return {csv_path: "CSV", parquet_path: "Parquet"}
 
 
-def write_report(dataset: Dataset, report: disclosure.DisclosureReport, out_dir: Path) -> dict[str, Path]:
+def write_dictionary(dataset: Dataset, out_dir: Path) -> dict[Path, str]:
+    """The data dictionary, from the dataset contract: column, type, required, descriptions en / vi."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{dataset.name}.dictionary.csv"
+    rows = [
+        {
+            "column": c.name,
+            "type": c.logical_type or "string",
+            "required": c.required,
+            "description_en": c.description or "",
+            "description_vi": c.description_vi or "",
+            "classification": c.classification or "",
+        }
+        for c in dataset.columns
+    ]
+    pacsv.write_csv(pa.Table.from_pylist(rows), path)
+    return {path: "CSV"}
+
+
+def write_report(dataset: Dataset, report: disclosure.DisclosureReport, out_dir: Path) -> dict[Path, str]:
     """The disclosure report, machine-readable (JSON) and human-readable (Markdown)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "JSON": out_dir / f"{dataset.name}.disclosure-report.json",
-        "Markdown": out_dir / f"{dataset.name}.disclosure-report.md",
-    }
-    files["JSON"].write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
-    files["Markdown"].write_text(report.markdown())
-    return files
+    json_path = out_dir / f"{dataset.name}.disclosure-report.json"
+    md_path = out_dir / f"{dataset.name}.disclosure-report.md"
+    json_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
+    md_path.write_text(report.markdown())
+    return {json_path: "JSON", md_path: "Markdown"}
 
 
-def _package_dict(dataset: Dataset, org_id: str, gold_version: int) -> dict[str, Any]:
+def code_revision() -> str:
+    """The pipeline's code revision for provenance: LAKEHOUSE_CODE_REVISION, else git, else unknown."""
+    revision = os.environ.get("LAKEHOUSE_CODE_REVISION", "").strip()
+    if revision:
+        return revision
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _package_dict(
+    dataset: Dataset, org_id: str, gold_version: int, report: disclosure.DisclosureReport
+) -> dict[str, Any]:
     notes = "\n\n".join(p for p in (dataset.description, dataset.usage, dataset.limitations) if p)
+    # Provenance travels with the dataset: contract, lake inputs and their Delta versions, dbt model,
+    # code revision, disclosure verdict. The version researchers cite is the gold table's Delta version.
+    extras = {
+        "contract_id": dataset.contract_id,
+        "contract_version": dataset.version,
+        "frequency": dataset.frequency or "",
+        "lake_gold_version": str(gold_version),
+        "provenance_inputs": json.dumps(report.facts.get("input_delta_versions", {}), sort_keys=True),
+        "provenance_dbt_model": dataset.dbt_model,
+        "provenance_code_revision": code_revision(),
+        "disclosure_verdict": "passed" if report.passed else "failed",
+    }
+    if dataset.kind == "aggregate":
+        extras["min_cell_count"] = str(dataset.min_cell_count)
+    else:
+        extras["k_anonymity"] = str(dataset.k_anonymity)
     return {
         "name": dataset.name,
         "title": dataset.title,
         "notes": notes,
         "owner_org": org_id,
         "license_id": dataset.license_id,
-        "version": dataset.version,
+        "version": str(gold_version),
         "tags": [{"name": t} for t in dataset.tags],
-        "extras": [
-            {"key": "contract_id", "value": dataset.contract_id},
-            {"key": "frequency", "value": dataset.frequency or ""},
-            {"key": "lake_gold_version", "value": str(gold_version)},
-            {"key": "min_cell_count", "value": str(dataset.min_cell_count)},
-        ],
+        "extras": [{"key": k, "value": v} for k, v in extras.items()],
     }
 
 
@@ -154,11 +200,15 @@ def publish_dataset(settings: Settings, dataset: Dataset, dry_run: bool = False)
     out_dir = settings.var_dir / "publish" / dataset.name
     write_report(dataset, report, out_dir)  # kept even when it failed: it says why
     report.raise_if_failed()
-    files = {**write_files(dataset, table, out_dir), **write_report(dataset, report, out_dir)}
+    files = {
+        **write_files(dataset, table, out_dir),
+        **write_dictionary(dataset, out_dir),
+        **write_report(dataset, report, out_dir),
+    }
     url = f"{settings.ckan_url.rstrip('/')}/dataset/{dataset.name}"
     result = PublishResult(dataset.name, url, gold_version, table.num_rows, dry_run=dry_run)
     if dry_run:
-        result.unchanged = [p.name for p in files.values()]
+        result.unchanged = [p.name for p in files]
         return result
 
     portal = ckanapi.RemoteCKAN(settings.ckan_url, apikey=settings.ckan_token(), user_agent="lakehouse-publisher")
@@ -166,13 +216,13 @@ def publish_dataset(settings: Settings, dataset: Dataset, dry_run: bool = False)
         org = _call(portal, "organization_show", id=dataset.ministry)
     except ckanapi.NotFound:
         org = _call(portal, "organization_create", name=dataset.ministry, title=ministry_title(dataset.ministry))
-    wanted = _package_dict(dataset, org["id"], gold_version)
+    wanted = _package_dict(dataset, org["id"], gold_version, report)
     try:
         current = _call(portal, "package_show", id=dataset.name)
         package = _call(portal, "package_patch", id=current["id"], **wanted)
     except ckanapi.NotFound:
         package = _call(portal, "package_create", **wanted)
-    for fmt, path in files.items():
+    for path, fmt in files.items():
         (result.uploaded if _upsert_resource(portal, package, fmt, path) else result.unchanged).append(path.name)
     _audit(
         settings,

@@ -70,7 +70,7 @@ def _run_dag(env: dict[str, str]) -> None:
 
 def _csv_resource(portal: ckanapi.RemoteCKAN) -> tuple[dict, list[dict]]:
     package = portal.action.package_show(id=DATASET.name)
-    return package, [r for r in package["resources"] if r["format"].upper() == "CSV"]
+    return package, [r for r in package["resources"] if r["name"] == f"{DATASET.name}.csv"]
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def test_second_run_duplicates_nothing(chain_env, first_run, ckan_portal) -> Non
     assert found["count"] == 1
     package, _ = _csv_resource(portal)
     names = [r["name"] for r in package["resources"]]
-    assert len(names) == len(set(names)) == 4  # CSV, Parquet, disclosure report JSON + Markdown
+    assert len(names) == len(set(names)) == 5  # CSV, Parquet, dictionary, disclosure report JSON + Markdown
 
 
 def test_pii_scan_of_every_gold_table_and_export(chain_env, first_run) -> None:
@@ -147,7 +147,7 @@ def test_pii_scan_of_every_gold_table_and_export(chain_env, first_run) -> None:
         for value in (str(v) for col in table.columns for v in col.to_pylist() if isinstance(v, str)):
             assert not id_or_phone.search(value) and value not in names, f"{path}: {value!r}"
     exports = [p for p in (settings.var_dir / "publish").glob("*/*") if p.suffix in (".csv", ".json", ".md")]
-    assert len(exports) == 3 * len(datasets())
+    assert len(exports) == 4 * len(datasets())  # data CSV, dictionary CSV, report JSON + Markdown
     for path in exports:
         text = path.read_text(encoding="utf-8")
         assert not id_or_phone.search(text), path

@@ -64,15 +64,24 @@ def test_publish_is_idempotent_and_uploads_only_changes(setup, monkeypatch, ckan
     _write_gold(settings, ds, [12, None, 40])
     first = publish_dataset(settings, ds)
     assert sorted(first.uploaded) == sorted(
-        [f"{ds.name}.csv", f"{ds.name}.parquet", f"{ds.name}.disclosure-report.json", f"{ds.name}.disclosure-report.md"]
+        [
+            f"{ds.name}.csv",
+            f"{ds.name}.parquet",
+            f"{ds.name}.dictionary.csv",
+            f"{ds.name}.disclosure-report.json",
+            f"{ds.name}.disclosure-report.md",
+        ]
     )
     again = publish_dataset(settings, ds)
-    assert again.uploaded == [] and len(again.unchanged) == 4
+    assert again.uploaded == [] and len(again.unchanged) == 5
     _write_gold(settings, ds, [12, None, 41], mode="overwrite")
     changed = publish_dataset(settings, ds)
-    assert len(changed.uploaded) == 4 and changed.gold_version == 1
+    assert len(changed.uploaded) == 4 and changed.gold_version == 1  # all but the unchanged dictionary
     package = portal.action.package_show(id=ds.name)
-    assert sorted(r["format"] for r in package["resources"]) == ["CSV", "JSON", "Markdown", "Parquet"]
+    assert sorted(r["format"] for r in package["resources"]) == ["CSV", "CSV", "JSON", "Markdown", "Parquet"]
+    assert package["version"] == "1"  # the gold table's Delta version
+    extras = {e["key"]: e["value"] for e in package["extras"]}
+    assert extras["disclosure_verdict"] == "passed" and extras["provenance_dbt_model"] == ds.dbt_model
     assert {e["key"]: e["value"] for e in package["extras"]}["lake_gold_version"] == "1"
     assert package["organization"]["title"] == "Ministry of Public Security"
     assert len((settings.var_dir / "audit" / "publish.jsonl").read_text().splitlines()) == 3
