@@ -181,12 +181,14 @@ def test_killed_ingestion_leaves_a_committed_version_and_rerun_completes(setting
     cmd = [str(REPO_ROOT / "bin" / "lakehouse"), "ingest", "--sector", "population", "--batch-version", "7"]
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not (bronze / "data").exists():
+    # Spark creates the staging folder when its write starts: kill mid-write
+    while time.monotonic() < deadline and proc.poll() is None and not (bronze / "_staging").exists():
         time.sleep(0.01)
     assert proc.poll() is None, "ingestion finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its Spark JVM, mid-write
     proc.wait()
-    assert not DeltaTable.is_deltatable(str(bronze))  # nothing half-committed
+    if DeltaTable.is_deltatable(str(bronze)):  # only if the kill landed after the commit: then it is whole
+        assert len(_lake_rows(bronze, ["registry_id"])) == len(_source_rows(settings, citizen, ["registry_id"]))
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     rows = _lake_rows(bronze, ["registry_id"])
