@@ -22,5 +22,6 @@ bench: setup  ## benchmarks; each prints its ratio on its last line
 status:
 	bash infra/services.sh status; bash infra/ckan.sh status; bin/lakehouse status
 
-stop:  ## stop CKAN and the Solr stand-in (by PID); databases are left to the machine
+stop:  ## stop the demo and test CKAN portals and their Solr stand-ins (by PID); databases stay up
 	bash infra/ckan.sh stop
+	CKAN_PORT=$${TEST_CKAN_PORT:-5055} SOLR_PORT=$${TEST_SOLR_PORT:-8984} CKAN_DIR=$(CURDIR)/var/ckan-test bash infra/ckan.sh stop
