@@ -71,10 +71,19 @@ configure() {
     "ckan.redis.url=$REDIS_URL" \
     "ckan.storage_path=$DIR/storage" \
     "ckan.max_resource_size=500" \
-    "ckan.plugins=activity dcat dcat_json_interface structured_data image_view text_view" \
+    "ckan.plugins=activity scheming_datasets dcat dcat_json_interface structured_data image_view text_view" \
+    "scheming.dataset_schemas=lakehouse_ckan:schemas/dataset.yaml" \
+    "scheming.presets=ckanext.scheming:presets.json ckanext.dcat.schemas:presets.yaml" \
+    "ckanext.dcat.rdf.profiles=euro_dcat_ap_3 lakehouse_dcat_ap_3" \
+    "ckanext.dcat.base_uri=$CKAN_URL" \
+    "ckanext.dcat.resource.inherit.license=true" \
     "ckan.views.default_views=image_view text_view" \
     "ckan.site_title=National Open Data Portal (local)" \
-    "ckan.locale_default=en" >/dev/null
+    "ckan.site_description=Open datasets of the national lakehouse: standardised, anonymised, with provenance." \
+    "ckan.locale_default=en" \
+    "ckan.locales_offered=en vi" \
+    "lakehouse.catalog_publisher_name=${CKAN_CATALOG_PUBLISHER:-National Data Centre (local demo)}" \
+    "lakehouse.catalog_publisher_uri=${CKAN_CATALOG_PUBLISHER_URI:-$CKAN_URL/about}" >/dev/null
   mkdir -p "$DIR/storage"
   if [ ! -f "$DIR/.db-initialised" ] || [ "$DIR/.db-initialised" -ot "$VENV/bin/ckan" ]; then
     log "initialising the CKAN database"

@@ -15,7 +15,8 @@ log() { printf '[setup] %s\n' "$*"; }
 # --- 1. Debian packages --------------------------------------------------------------------------
 need=()
 for pkg in openjdk-17-jre-headless libpostgresql-jdbc-java libmariadb-java postgresql \
-           mariadb-server redis-server libpq-dev gcc python3-dev; do
+           mariadb-server redis-server libpq-dev gcc python3-dev \
+           chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -52,6 +53,19 @@ for name in airflow data ckan; do
   fi
   ln -sfn "$venv" ".venv-$name"
 done
+
+# The portal's CKAN additions (DCAT-AP 3 profile, dataset schema): a regular (not editable) install, so
+# clones sharing the cached virtualenv never point at each other's folders; reinstalled when they change.
+ext=infra/ckan_extension
+ext_key=$(find "$ext" -type f \( -name '*.py' -o -name '*.yaml' -o -name '*.toml' \) -not -path '*/build/*' \
+  | sort | xargs cat | sha256sum | cut -c1-12)
+if [ ! -f ".venv-ckan/.lakehouse-ckan-$ext_key" ]; then
+  log "installing the portal's CKAN extension ($ext)"
+  "$UV" pip install -q --python .venv-ckan/bin/python --no-deps --reinstall "./$ext"
+  rm -rf "$ext/build" "$ext"/*.egg-info
+  rm -f .venv-ckan/.lakehouse-ckan-*
+  touch ".venv-ckan/.lakehouse-ckan-$ext_key"
+fi
 
 # --- 4. runtime folders, the local pseudonymisation key, Airflow metadata DB -----------------------
 mkdir -p var
