@@ -56,8 +56,11 @@ def _dataset_model(d: Dataset) -> dict:
             "data_type": DBT_TYPES[c.logical_type or "string"],
             "description": c.description or "",
         }
-        if c.required:
-            col["data_tests"] = ["not_null"]
+        tests: list = ["not_null"] if c.required else []
+        if c.allowed_values:
+            tests.append({"accepted_values": {"arguments": {"values": list(c.allowed_values)}}})
+        if tests:
+            col["data_tests"] = tests
         columns.append(col)
     return {
         "name": d.dbt_model,

@@ -82,6 +82,8 @@ class Column:
     classification: str | None
     description: str | None
     description_vi: str | None = None
+    unit: str | None = None
+    allowed_values: tuple[Any, ...] = ()
 
     @property
     def base_type(self) -> str:
@@ -178,6 +180,12 @@ class Dataset:
     columns: tuple[Column, ...]
     kind: str = "aggregate"  # aggregate | microdata
     k_anonymity: int | None = None
+    title_vi: str = ""
+    description_vi: str = ""
+    theme: str = ""  # EU data-theme code (DCAT-AP), e.g. SOCI
+    contact_name: str = ""
+    contact_email: str = ""
+    temporal_start: str = ""  # ISO date the data's coverage starts
 
     def disclosure_path(self, lake_root: Path) -> Path:
         """One-row summary dbt writes next to the dataset (primary / complementary suppression)."""
@@ -255,6 +263,15 @@ def _columns(props: list[Any] | None) -> tuple[Column, ...]:
             classification=p.classification,
             description=p.description,
             description_vi=_vi(p.customProperties),
+            unit=_custom(p.customProperties).get("unit"),
+            allowed_values=next(
+                (
+                    tuple(q.arguments["validValues"])
+                    for q in p.quality or []
+                    if q.metric == "invalidValues" and "validValues" in (q.arguments or {})
+                ),
+                (),
+            ),
         )
         for p in props or []
     )
@@ -400,6 +417,12 @@ def _dataset(path: Path) -> Dataset:
     kind = custom.get("datasetKind", "aggregate")
     if kind not in ("aggregate", "microdata"):
         raise ContractError(f"{where}: customProperties.datasetKind: {kind!r} -> fix: aggregate or microdata")
+    contacts = [x for x in c.support or [] if (x.url or "").startswith("mailto:")]
+    if not contacts:
+        raise ContractError(
+            f"{where}: support: no email contact -> fix: add `support: [{{channel: <desk>, tool: email, "
+            f"url: 'mailto:<address>'}}]` (the portal's contact point)"
+        )
     return Dataset(
         contract_id=c.id,
         contract_path=path,
@@ -421,6 +444,12 @@ def _dataset(path: Path) -> Dataset:
         columns=_columns(c.schema_[0].properties),
         kind=kind,
         k_anonymity=int(_require(custom, "kAnonymity", where)) if kind == "microdata" else None,
+        title_vi=_require(custom, "ckanTitleVi", where),
+        description_vi=_require(custom, "descriptionVi", where),
+        theme=_require(custom, "theme", where),
+        contact_name=contacts[0].channel or "",
+        contact_email=(contacts[0].url or "").removeprefix("mailto:"),
+        temporal_start=str(_require(custom, "temporalCoverageStart", where)),
     )
 
 

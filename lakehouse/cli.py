@@ -4,7 +4,8 @@ lakehouse contracts                 list and validate every contract
 lakehouse seed --scale 20000        (re)create the synthetic sector databases
 lakehouse ingest [--sector S]       sector tables -> bronze Delta (Spark)
 lakehouse transform                 dbt build: bronze -> silver -> gold
-lakehouse publish [--dataset D]     disclosure gate -> CKAN
+lakehouse publish [--dataset D] [--dry-run]  disclosure gate -> plan -> CKAN
+lakehouse dcat-check [--dataset D]  the portal's DCAT-AP 3 output against the official SHACL shapes
 lakehouse status                    lake tables, versions, row counts; portal reachability
 """
 
@@ -87,14 +88,29 @@ def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
-    from publish.ckan_portal import publish_dataset
+    from publish.ckan_portal import publish_all, publish_dataset
 
-    for d in [dataset(args.dataset)] if args.dataset else list(datasets()):
-        r = publish_dataset(settings, d, dry_run=args.dry_run)
-        verb = "checked (dry run)" if r.dry_run else "published"
-        print(f"{verb} {r.dataset}: gold v{r.gold_version}, {r.rows} rows; uploaded {r.uploaded or 'nothing'}")
-        print(f"  {r.url}")
+    if args.dataset:
+        results = [publish_dataset(settings, dataset(args.dataset), dry_run=args.dry_run)]
+    else:  # every contract, then withdraw the datasets whose contract is gone
+        results = publish_all(settings, datasets(), dry_run=args.dry_run)
+    for r in results:
+        print("\n".join(r.lines()), flush=True)
+    if args.dry_run:
+        print("dry run: nothing was changed on the portal")
     return 0
+
+
+def _cmd_dcat_check(settings: Settings, args: argparse.Namespace) -> int:
+    from publish.dcat import portal_violations
+
+    names = [args.dataset] if args.dataset else [d.name for d in datasets()]
+    found = portal_violations(settings.ckan_url, names)
+    for path, problems in found.items():
+        print(f"{path}: {len(problems)} DCAT-AP 3.0.1 SHACL violation(s)")
+        for p in problems:
+            print(f"    {p}")
+    return 1 if any(found.values()) else 0
 
 
 def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -173,10 +189,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--select", nargs="*")
     s.add_argument("--dry-run", action="store_true", help="compile only")
     s.set_defaults(fn=_cmd_transform)
-    s = sub.add_parser("publish", help="disclosure gate -> CKAN")
+    s = sub.add_parser("publish", help="disclosure gate -> CKAN (all datasets: also withdraws orphans)")
     s.add_argument("--dataset")
-    s.add_argument("--dry-run", action="store_true", help="run the gate and write files, touch no portal")
+    s.add_argument(
+        "--dry-run", action="store_true", help="print the plan (create / update / skip / delete); change nothing"
+    )
     s.set_defaults(fn=_cmd_publish)
+    s = sub.add_parser("dcat-check", help="validate the portal's DCAT output against the DCAT-AP 3.0.1 shapes")
+    s.add_argument("--dataset")
+    s.set_defaults(fn=_cmd_dcat_check)
     sub.add_parser("status", help="lake tables and portal").set_defaults(fn=_cmd_status)
     s = sub.add_parser("table", help="Delta table maintenance: history, time-travel read, compact, vacuum")
     s.add_argument("action", choices=["history", "read", "compact", "vacuum"])

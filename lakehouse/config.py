@@ -31,6 +31,9 @@ class Settings:
     ckan_token_file: Path
     source_retries: int = 3
     source_retry_seconds: float = 2.0
+    ckan_retries: int = 4  # retries of a CKAN call that found the portal unreachable or answering 5xx
+    ckan_retry_seconds: float = 1.0  # first backoff; doubles per retry
+    ckan_max_upload_mb: float = 500  # the portal's ckan.max_resource_size (infra/ckan.sh sets 500)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -46,6 +49,9 @@ class Settings:
             ckan_token_file=Path(_env("CKAN_API_TOKEN_FILE", str(var_dir / "ckan" / "api_token"))),
             source_retries=int(_env("LAKEHOUSE_SOURCE_RETRIES", "3")),
             source_retry_seconds=float(_env("LAKEHOUSE_SOURCE_RETRY_SECONDS", "2")),
+            ckan_retries=int(_env("CKAN_RETRIES", "4")),
+            ckan_retry_seconds=float(_env("CKAN_RETRY_SECONDS", "1")),
+            ckan_max_upload_mb=float(_env("CKAN_MAX_UPLOAD_MB", "500")),
         )
 
     def server_url(self, server_type: str) -> str:

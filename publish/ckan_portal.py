@@ -1,101 +1,96 @@
-"""Push a gold dataset to CKAN with ckanapi: organisation per ministry, dataset per contract,
-CSV and Parquet resources. Idempotent: a rerun updates in place and re-uploads only changed files.
+"""Publish gold datasets to CKAN: one dataset per contract, organisation per ministry.
+
+A run first prepares the release locally (disclosure gate, files, datapackage validation), then plans
+per dataset and resource (create / update / skip / delete, by SHA-256), then applies the plan by
+staging and flipping: changed files are uploaded as new resources, and one package_patch then swaps
+them in together with the new version and metadata. Until that flip the portal shows the previous
+release untouched, so a failure mid-dataset never leaves metadata claiming a version whose files were
+not uploaded; the next run cleans up what was staged. `--dry-run` prints the plan and changes nothing.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import logging
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import ckanapi
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-import requests
 from deltalake import DeltaTable
 
 from data_contracts import Dataset
 from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.lake import read_table
-from publish import disclosure, lineage
+from publish import dcat, disclosure, exports, lineage
+from publish.portal import Portal, PortalError, PortalUnavailable, UploadTooLarge
+
+__all__ = ["PortalError", "PortalUnavailable", "UploadTooLarge", "publish_all", "publish_dataset", "withdraw_orphans"]
 
 log = logging.getLogger(__name__)
 SMALL_WORDS = {"of", "and", "for", "the"}
+DATASET_NAMESPACE = "urn:vn-lakehouse:dataset:"  # contract ids of the datasets this publisher owns
+SHA256_IRI = "http://spdx.org/rdf/terms#checksumAlgorithm_sha256"
+# Fields that describe the run rather than the release: they never make an unchanged dataset "changed".
+RUN_FIELDS = {"provenance_code_revision"}
 
 
-class PortalUnavailable(RuntimeError):
-    """CKAN could not be reached or refused the request."""
+@dataclass
+class Step:
+    target: str  # a resource (file) name, or "metadata" / "dataset"
+    action: str  # create | update | skip | delete
+    detail: str = ""
+    kind: str = "resource"  # resource | metadata | dataset
 
 
 @dataclass
 class PublishResult:
     dataset: str
     url: str
-    gold_version: int
+    gold_version: int | None
     rows: int
-    uploaded: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
+    action: str  # create | update | skip | delete
+    steps: list[Step] = field(default_factory=list)
     dry_run: bool = False
+
+    @property
+    def uploaded(self) -> list[str]:
+        return [s.target for s in self.steps if s.kind == "resource" and s.action in ("create", "update")]
+
+    @property
+    def unchanged(self) -> list[str]:
+        return [s.target for s in self.steps if s.kind == "resource" and s.action == "skip"]
+
+    def lines(self) -> list[str]:
+        head = "plan" if self.dry_run else "done"
+        version = f"gold v{self.gold_version}, {self.rows} rows" if self.gold_version is not None else "withdrawn"
+        out = [f"{head}: {self.action:<6} {self.dataset} ({version})  {self.url}"]
+        out += [f"    {s.action:<6} {s.target}{f'  ({s.detail})' if s.detail else ''}" for s in self.steps]
+        return out
+
+
+@dataclass
+class Release:
+    """A dataset's files and facts, prepared locally and through the disclosure gate."""
+
+    dataset: Dataset
+    rows: int
+    gold_version: int
+    facts: dict[str, Any]
+    report: disclosure.DisclosureReport
+    files: list[exports.Export]
 
 
 def ministry_title(slug: str) -> str:
     """'ministry-of-public-security' -> 'Ministry of Public Security'."""
     words = slug.split("-")
     return " ".join(w if i and w in SMALL_WORDS else w.capitalize() for i, w in enumerate(words))
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_files(dataset: Dataset, table: pa.Table, out_dir: Path) -> dict[Path, str]:
-    """CSV (UTF-8, header, empty = suppressed/NULL) and Parquet renderings of the gold table -> format."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, parquet_path = out_dir / f"{dataset.name}.csv", out_dir / f"{dataset.name}.parquet"
-    pacsv.write_csv(table, csv_path)
-    pq.write_table(table, parquet_path, compression="zstd")
-    return {csv_path: "CSV", parquet_path: "Parquet"}
-
-
-def write_dictionary(dataset: Dataset, out_dir: Path) -> dict[Path, str]:
-    """The data dictionary, from the dataset contract: column, type, required, descriptions en / vi."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{dataset.name}.dictionary.csv"
-    rows = [
-        {
-            "column": c.name,
-            "type": c.logical_type or "string",
-            "required": c.required,
-            "description_en": c.description or "",
-            "description_vi": c.description_vi or "",
-            "classification": c.classification or "",
-        }
-        for c in dataset.columns
-    ]
-    pacsv.write_csv(pa.Table.from_pylist(rows), path)
-    return {path: "CSV"}
-
-
-def write_report(dataset: Dataset, report: disclosure.DisclosureReport, out_dir: Path) -> dict[Path, str]:
-    """The disclosure report, machine-readable (JSON) and human-readable (Markdown)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / f"{dataset.name}.disclosure-report.json"
-    md_path = out_dir / f"{dataset.name}.disclosure-report.md"
-    json_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
-    md_path.write_text(report.markdown())
-    return {json_path: "JSON", md_path: "Markdown"}
 
 
 def code_revision() -> str:
@@ -112,68 +107,14 @@ def code_revision() -> str:
         return "unknown"
 
 
-def _package_dict(
-    dataset: Dataset, org_id: str, gold_version: int, report: disclosure.DisclosureReport
-) -> dict[str, Any]:
-    notes = "\n\n".join(p for p in (dataset.description, dataset.usage, dataset.limitations) if p)
-    # Provenance travels with the dataset: contract, lake inputs and their Delta versions, dbt model,
-    # code revision, disclosure verdict. The version researchers cite is the gold table's Delta version.
-    extras = {
-        "contract_id": dataset.contract_id,
-        "contract_version": dataset.version,
-        "frequency": dataset.frequency or "",
-        "lake_gold_version": str(gold_version),
-        "provenance_inputs": json.dumps(report.facts.get("input_delta_versions", {}), sort_keys=True),
-        "provenance_dbt_model": dataset.dbt_model,
-        "provenance_code_revision": code_revision(),
-        "disclosure_verdict": "passed" if report.passed else "failed",
-    }
-    if dataset.kind == "aggregate":
-        extras["min_cell_count"] = str(dataset.min_cell_count)
-    else:
-        extras["k_anonymity"] = str(dataset.k_anonymity)
-    return {
-        "name": dataset.name,
-        "title": dataset.title,
-        "notes": notes,
-        "owner_org": org_id,
-        "license_id": dataset.license_id,
-        "version": str(gold_version),
-        "tags": [{"name": t} for t in dataset.tags],
-        "extras": [{"key": k, "value": v} for k, v in extras.items()],
-    }
-
-
-def _call(portal: ckanapi.RemoteCKAN, action: str, **kwargs: Any) -> Any:
-    files = {"upload": kwargs.pop("upload")} if "upload" in kwargs else None
-    try:
-        return portal.call_action(action, kwargs, files=files)
-    except ckanapi.NotFound:
-        raise
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise PortalUnavailable(
-            f"CKAN at {portal.address} is not reachable ({type(exc).__name__}); start it with "
-            f"`bash infra/ckan.sh start` or set CKAN_URL"
-        ) from exc
-    except ckanapi.CKANAPIError as exc:
-        raise PortalUnavailable(f"CKAN {action} failed at {portal.address}: {exc}") from exc
-
-
-def _upsert_resource(portal: ckanapi.RemoteCKAN, package: dict, fmt: str, path: Path) -> bool:
-    """Create or replace the resource named after the file; False when the bytes are unchanged."""
-    digest = sha256(path)
-    existing = [r for r in package.get("resources", []) if r.get("name") == path.name]
-    for extra in existing[1:]:  # heal duplicates left by an earlier failed run
-        _call(portal, "resource_delete", id=extra["id"])
-    if existing and existing[0].get("hash") == digest:
-        return False
-    fields = {"name": path.name, "format": fmt, "hash": digest}
-    with path.open("rb") as fh:
-        if existing:
-            _call(portal, "resource_patch", id=existing[0]["id"], upload=fh, **fields)
-        else:
-            _call(portal, "resource_create", package_id=package["id"], upload=fh, **fields)
-    return True
+def _portal(settings: Settings) -> Portal:
+    return Portal(
+        settings.ckan_url,
+        settings.ckan_token(),
+        retries=settings.ckan_retries,
+        retry_seconds=settings.ckan_retry_seconds,
+        max_upload_mb=settings.ckan_max_upload_mb,
+    )
 
 
 def _audit(settings: Settings, event: dict[str, Any]) -> None:
@@ -183,9 +124,9 @@ def _audit(settings: Settings, event: dict[str, Any]) -> None:
         fh.write(json.dumps({"at": datetime.now(UTC).isoformat(), "who": getpass.getuser(), **event}) + "\n")
 
 
-def publish_dataset(settings: Settings, dataset: Dataset, dry_run: bool = False) -> PublishResult:
-    """Disclosure gate, then CKAN. Raises DisclosureError / PortalUnavailable with nothing half-done
-    on the lake side; CKAN sees resources replaced one by one (atomic swap is future work)."""
+def prepare(settings: Settings, dataset: Dataset, out_dir: Path) -> Release:
+    """Read gold, run the disclosure gate (refusing with the report's path), write and validate files."""
+    table: pa.Table
     table, gold_version = read_table(dataset.gold_path(settings.lake_root))
     summary_path = dataset.disclosure_path(settings.lake_root)
     summary = read_table(summary_path)[0].to_pylist()[0] if (summary_path / "_delta_log").exists() else None
@@ -197,43 +138,207 @@ def publish_dataset(settings: Settings, dataset: Dataset, dry_run: bool = False)
         "gold_committed_at": datetime.fromtimestamp(committed / 1000, UTC).isoformat(timespec="seconds"),
     }
     report = disclosure.check(dataset, table, summary, facts=facts)
-    out_dir = settings.var_dir / "publish" / dataset.name
-    write_report(dataset, report, out_dir)  # kept even when it failed: it says why
-    report.raise_if_failed()
-    files = {
-        **write_files(dataset, table, out_dir),
-        **write_dictionary(dataset, out_dir),
-        **write_report(dataset, report, out_dir),
-    }
-    url = f"{settings.ckan_url.rstrip('/')}/dataset/{dataset.name}"
-    result = PublishResult(dataset.name, url, gold_version, table.num_rows, dry_run=dry_run)
-    if dry_run:
-        result.unchanged = [p.name for p in files]
-        return result
+    report_files = exports.write_report(dataset, report, out_dir)  # kept even when it failed: it says why
+    report.raise_if_failed(report_files[1].path)
+    homepage = f"{settings.ckan_url.rstrip('/')}/dataset/{dataset.name}"
+    files = exports.write_all(dataset, table, report, out_dir, homepage)
+    return Release(dataset, table.num_rows, gold_version, facts, report, files)
 
-    portal = ckanapi.RemoteCKAN(settings.ckan_url, apikey=settings.ckan_token(), user_agent="lakehouse-publisher")
+
+def _normalise(value: Any) -> Any:
+    """Compare CKAN's echo of a field with what we send: tag dicts by name, blank subfields dropped."""
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    if isinstance(value, dict):
+        if "name" in value and ("display_name" in value or "vocabulary_id" in value):
+            return value["name"]
+        return {k: _normalise(v) for k, v in value.items() if v not in ("", None)}
+    return "" if value is None else str(value)
+
+
+def _changed_fields(wanted: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    changed = []
+    for key, value in wanted.items():
+        if key in RUN_FIELDS:
+            continue
+        mine, theirs = _normalise(value), _normalise(current.get(key))
+        if key == "tags":
+            mine, theirs = sorted(t["name"] for t in value), sorted(t["name"] for t in current.get(key) or [])
+        elif isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
+            # Subfields CKAN echoes back that we did not send (scheming fills them) are not changes.
+            theirs = [
+                {k: t.get(k) for k in m} if isinstance(m, dict) and isinstance(t, dict) else t
+                for m, t in zip(mine, theirs, strict=True)
+            ]
+        if mine != theirs:
+            changed.append(key)
+    return changed
+
+
+def plan(release: Release, wanted: dict[str, Any], current: dict[str, Any] | None) -> tuple[str, list[Step]]:
+    """The dataset's action and one step per resource (plus metadata)."""
+    steps: list[Step] = []
+    resources = (current or {}).get("resources", [])
+    by_name: dict[str, dict] = {}
+    for r in resources:
+        by_name.setdefault(r.get("name", ""), r)
+    names = {f.name for f in release.files}
+    for f in release.files:
+        existing = by_name.get(f.name)
+        if existing is None:
+            steps.append(Step(f.name, "create", f"{f.path.stat().st_size} bytes"))
+        elif existing.get("hash") != f.sha256:
+            steps.append(Step(f.name, "update", "content changed (sha256)"))
+        else:
+            steps.append(Step(f.name, "skip", "unchanged (sha256)"))
+    kept = {id(by_name[n]) for n in names if n in by_name}
+    for r in resources:
+        if id(r) not in kept:
+            steps.append(Step(r.get("name") or r["id"], "delete", "not part of this release"))
+    if current is None:
+        return "create", [Step("metadata", "create", kind="metadata"), *steps]
+    changed = _changed_fields(wanted, current)
+    if current.get("state") == "deleted":
+        changed.append("state (was withdrawn)")
+    if current.get("private"):
+        changed.append("private (an earlier run stopped before publishing)")
+    steps.insert(0, Step("metadata", "update" if changed else "skip", ", ".join(changed), kind="metadata"))
+    action = "update" if any(s.action != "skip" for s in steps) else "skip"
+    return action, steps
+
+
+def _organisation(portal: Portal, dataset: Dataset, dry_run: bool) -> dict[str, Any]:
+    org = portal.show("organization_show", id=dataset.ministry)
+    if org is not None:
+        return org
+    if dry_run:
+        return {"id": "", "name": dataset.ministry, "title": ministry_title(dataset.ministry)}
+    return portal.call("organization_create", name=dataset.ministry, title=ministry_title(dataset.ministry))
+
+
+def _apply(portal: Portal, release: Release, wanted: dict[str, Any], current: dict | None, steps: list[Step]) -> None:
+    """Stage changed files as new resources, then flip everything in one package_patch."""
+    if current is None:
+        # Created private and without a version: nobody sees it, and it claims nothing, until the flip.
+        draft = {k: v for k, v in wanted.items() if k not in ("version", "lake_gold_version", "version_notes")}
+        current = portal.call("package_create", private=True, **draft)
+    by_name: dict[str, dict] = {}
+    for r in current.get("resources", []):
+        by_name.setdefault(r.get("name", ""), r)
+    to_upload = {s.target for s in steps if s.kind == "resource" and s.action in ("create", "update")}
+    files = {f.name: f for f in release.files}
+    staged: dict[str, dict] = {}
     try:
-        org = _call(portal, "organization_show", id=dataset.ministry)
-    except ckanapi.NotFound:
-        org = _call(portal, "organization_create", name=dataset.ministry, title=ministry_title(dataset.ministry))
-    wanted = _package_dict(dataset, org["id"], gold_version, report)
-    try:
-        current = _call(portal, "package_show", id=dataset.name)
-        package = _call(portal, "package_patch", id=current["id"], **wanted)
-    except ckanapi.NotFound:
-        package = _call(portal, "package_create", **wanted)
-    for path, fmt in files.items():
-        (result.uploaded if _upsert_resource(portal, package, fmt, path) else result.unchanged).append(path.name)
+        for name in sorted(to_upload, key=list(files).index):
+            f = files[name]
+            staged[name] = portal.upload(
+                "resource_create",
+                f.path,
+                f.mimetype,
+                package_id=current["id"],
+                name=f.name,
+                format=f.format,
+                mimetype=f.mimetype,
+                description=f.description,
+                hash=f.sha256,
+                hash_algorithm=SHA256_IRI,
+                size=f.path.stat().st_size,
+                lake_gold_version=release.gold_version,
+            )
+    except Exception:
+        for r in staged.values():  # best effort: the next run's flip removes whatever is left
+            try:
+                portal.call("resource_delete", id=r["id"])
+            except Exception:  # the portal may be down; the original error matters
+                break
+        raise
+    flip: dict[str, Any] = {**wanted, "private": False, "state": "active"}
+    if staged or any(s.kind == "resource" and s.action == "delete" for s in steps) or current.get("private"):
+        flip["resources"] = [staged.get(f.name) or by_name[f.name] for f in release.files]
+    if staged:
+        flip["provenance_code_revision"] = code_revision()
+    portal.call("package_patch", id=current["id"], **flip)
+
+
+def publish_dataset(
+    settings: Settings, dataset: Dataset, dry_run: bool = False, portal: Portal | None = None
+) -> PublishResult:
+    """Gate, plan and (unless dry_run) apply one dataset. Raises DisclosureError, DataPackageError,
+    UploadTooLarge or PortalUnavailable with nothing half-published."""
+    with tempfile.TemporaryDirectory(prefix="lakehouse-dry-run-") as tmp:
+        out_dir = Path(tmp) if dry_run else settings.var_dir / "publish" / dataset.name
+        release = prepare(settings, dataset, out_dir)
+        portal = portal or _portal(settings)
+        url = f"{portal.url}/dataset/{dataset.name}"
+        try:
+            organisation = _organisation(portal, dataset, dry_run)
+            checks = lineage.model_checks(dataset)
+            verdict = "passed" if release.report.passed else "failed"
+            wanted = dcat.package_fields(dataset, organisation, portal.url, release.facts, checks, verdict)
+            current = portal.show("package_show", id=dataset.name)
+            action, steps = plan(release, wanted, current)
+            result = PublishResult(dataset.name, url, release.gold_version, release.rows, action, steps, dry_run)
+            if dry_run or action == "skip":
+                return result
+            for f in release.files:  # refuse before anything is created or staged
+                if f.name in result.uploaded:
+                    portal.check_size(f.path)
+            _apply(portal, release, wanted, current, steps)
+        except UploadTooLarge as exc:
+            raise UploadTooLarge(f"dataset {dataset.name}: {exc}; nothing was changed on the portal") from exc
+        except PortalError as exc:
+            raise type(exc)(
+                f"dataset {dataset.name}: {exc}. The portal still shows the previous release unchanged; "
+                f"rerun `bin/lakehouse publish --dataset {dataset.name}` to repair"
+            ) from exc
     _audit(
         settings,
         {
-            "action": "publish",
+            "action": action,
             "dataset": dataset.name,
-            "gold_version": gold_version,
-            "rows": table.num_rows,
+            "gold_version": release.gold_version,
+            "rows": release.rows,
             "uploaded": result.uploaded,
-            "portal": settings.ckan_url,
+            "portal": portal.url,
         },
     )
-    log.info("published %s (gold v%s, %s rows) to %s", dataset.name, gold_version, table.num_rows, url)
+    log.info("published %s (gold v%s, %s rows) to %s", dataset.name, release.gold_version, release.rows, url)
     return result
+
+
+def withdraw_orphans(
+    settings: Settings,
+    current: Sequence[Dataset],
+    dry_run: bool = False,
+    namespace: str = DATASET_NAMESPACE,
+    portal: Portal | None = None,
+) -> list[PublishResult]:
+    """Mark deleted (not purged: CKAN keeps it and its history) every dataset this publisher owns
+    (contract id in `namespace`) whose contract is gone."""
+    portal = portal or _portal(settings)
+    keep = {d.name for d in current}
+    found = portal.call("package_search", q="*:*", rows=1000, include_private=True)["results"]
+    results = []
+    for package in found:
+        contract = package.get("contract_id") or ""
+        if not contract.startswith(namespace) or package["name"] in keep:
+            continue
+        step = Step("dataset", "delete", f"contract {contract} withdrawn; marked deleted, not purged", "dataset")
+        result = PublishResult(
+            package["name"], f"{portal.url}/dataset/{package['name']}", None, 0, "delete", [step], dry_run
+        )
+        if not dry_run:
+            portal.call("package_delete", id=package["id"])
+            _audit(
+                settings, {"action": "delete", "dataset": package["name"], "contract": contract, "portal": portal.url}
+            )
+        results.append(result)
+    return results
+
+
+def publish_all(settings: Settings, datasets: Iterable[Dataset], dry_run: bool = False) -> list[PublishResult]:
+    """Every dataset, then withdraw those whose contract is gone."""
+    datasets = list(datasets)
+    portal = _portal(settings)
+    results = [publish_dataset(settings, d, dry_run, portal) for d in datasets]
+    return results + withdraw_orphans(settings, datasets, dry_run, portal=portal)

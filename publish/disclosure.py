@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -90,10 +91,12 @@ class DisclosureReport:
     def passed(self) -> bool:
         return not self.failures
 
-    def raise_if_failed(self) -> None:
+    def raise_if_failed(self, report_path: Path | None = None) -> None:
         if self.failures:
+            where = f"; report: {report_path}" if report_path else ""
             raise DisclosureError(
-                f"dataset {self.dataset} failed the disclosure gate; nothing published: " + "; ".join(self.failures)
+                f"dataset {self.dataset} failed the disclosure gate (check: {', '.join(sorted(self.failed_checks))})"
+                f"; nothing published{where}: " + "; ".join(self.failures)
             )
 
 

@@ -41,3 +41,24 @@ def input_versions(dataset: Dataset, lake_root: Path, manifest: Path = MANIFEST)
         path = lake_root / rel
         out[rel] = DeltaTable(str(path)).version() if DeltaTable.is_deltatable(str(path)) else None
     return out
+
+
+def model_checks(dataset: Dataset, target: Path = MANIFEST.parent) -> list[dict[str, str]]:
+    """The dbt tests attached to the dataset's model, with their status in dbt's last run
+    (run_results.json; 'not run' when absent). Empty when dbt has not compiled yet."""
+    manifest = target / "manifest.json"
+    if not manifest.exists():
+        return []
+    m = json.loads(manifest.read_text())
+    model = next((k for k in m["nodes"] if k.startswith("model.") and k.endswith(f".{dataset.dbt_model}")), None)
+    if model is None:
+        return []
+    status: dict[str, str] = {}
+    run_results = target / "run_results.json"
+    if run_results.exists():
+        status = {r["unique_id"]: r["status"] for r in json.loads(run_results.read_text()).get("results", [])}
+    tests = [t for t in m.get("child_map", {}).get(model, []) if t.startswith("test.")]
+    return sorted(
+        ({"check": m["nodes"][t]["name"], "status": status.get(t, "not run")} for t in tests if t in m["nodes"]),
+        key=lambda c: c["check"],
+    )

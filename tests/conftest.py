@@ -17,6 +17,18 @@ class Portal:
     url: str
     token: str
 
+    def _script(self, verb: str) -> None:
+        env = {**os.environ, **TEST_PORTAL_ENV}
+        env.pop("CKAN_URL", None)
+        subprocess.run(["bash", str(REPO_ROOT / "infra" / "ckan.sh"), verb], env=env, check=True, timeout=300)
+
+    def stop(self) -> None:
+        """Stop the real CKAN server (and its Solr stand-in), as an outage would."""
+        self._script("stop")
+
+    def start(self) -> None:
+        self._script("start")
+
 
 TEST_PORTAL_ENV = {
     "CKAN_PORT": os.environ.get("TEST_CKAN_PORT", "5055"),

@@ -128,7 +128,7 @@ def test_second_run_duplicates_nothing(chain_env, first_run, ckan_portal) -> Non
     assert found["count"] == 1
     package, _ = _csv_resource(portal)
     names = [r["name"] for r in package["resources"]]
-    assert len(names) == len(set(names)) == 5  # CSV, Parquet, dictionary, disclosure report JSON + Markdown
+    assert len(names) == len(set(names)) == 6  # CSV, Parquet, datapackage, dictionary, report JSON + Markdown
 
 
 def test_pii_scan_of_every_gold_table_and_export(chain_env, first_run) -> None:
