@@ -22,6 +22,7 @@ bench: setup  ## benchmarks; each prints its ratio on its last line
 status:
 	bash infra/services.sh status; bash infra/ckan.sh status; bin/lakehouse status
 
-stop:  ## stop the demo and test CKAN portals and their Solr stand-ins (by PID); databases stay up
+stop:  ## stop the demo, test and benchmark CKAN portals and their Solr stand-ins (by PID); databases stay up
 	bash infra/ckan.sh stop
 	CKAN_PORT=$${TEST_CKAN_PORT:-5055} SOLR_PORT=$${TEST_SOLR_PORT:-8984} CKAN_DIR=$(CURDIR)/var/ckan-test bash infra/ckan.sh stop
+	CKAN_PORT=$${BENCH_CKAN_PORT:-5077} SOLR_PORT=$${BENCH_SOLR_PORT:-8977} CKAN_DIR=$(CURDIR)/var/ckan-bench bash infra/ckan.sh stop

@@ -45,4 +45,7 @@ with DAG(
         BashOperator(task_id=f"publish__{d.name}", bash_command=f"{LAKEHOUSE} publish --dataset {d.name}")
         for d in datasets()
     ]
+    # A dataset whose contract was removed is marked deleted on the portal (never purged).
+    withdraw = BashOperator(task_id="withdraw_removed_datasets", bash_command=f"{LAKEHOUSE} publish --withdrawn-only")
     ingest >> transform >> publish
+    transform >> withdraw

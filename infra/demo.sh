@@ -18,10 +18,14 @@ bash infra/airflow.sh test national_open_data --conf '{"full_refresh": true}' >"
 grep -oE "running task <TaskInstance: national_open_data\.[a-z0-9_]+" "$LOG" | sed 's/.*national_open_data\./[demo]   ran /' || true
 grep -oE "DagRun Finished: .*" "$LOG" | grep -oE "dag_id=[a-z_]+|run_duration=[0-9]+|state=[a-z]+" | tr '\n' ' ' | sed 's/^/[demo] DAG run finished: /'; echo
 bin/lakehouse status
+echo "[demo] republish plan (unchanged data: every file skips):"
+bin/lakehouse publish --dry-run | grep -E "^plan:" || true
+echo "[demo] DCAT-AP 3.0.1 conformance of the portal (SHACL):"
+bin/lakehouse dcat-check || echo "[demo] warning: DCAT-AP check did not pass (see above)"
 CKAN_URL=$(bash infra/ckan.sh url)
 echo
 echo "Open data portal:  $CKAN_URL/dataset/   (every open dataset, with its disclosure report)"
 bin/lakehouse contracts | awk -v url="$CKAN_URL" '$1 == "dataset" { print "                   " url "/dataset/" $2 }'
-echo "Open data portal:  $CKAN_URL/dataset/population_by_province_age_sex"
+echo "DCAT-AP 3:         $CKAN_URL/catalog.ttl  and  $CKAN_URL/dataset/<name>.ttl | .jsonld"
 echo "Lake (Delta):      ${LAKE_ROOT:-${LAKEHOUSE_VAR:-$ROOT/var}/lake}  (bronze/ silver/ gold/ quarantine/)"
 echo "Stop the portal:   make stop"

@@ -88,9 +88,13 @@ def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
-    from publish.ckan_portal import publish_all, publish_dataset
+    from publish.ckan_portal import publish_all, publish_dataset, withdraw_orphans
 
-    if args.dataset:
+    if args.withdrawn_only:
+        results = withdraw_orphans(settings, datasets(), dry_run=args.dry_run)
+        if not results:
+            print("no published dataset has lost its contract")
+    elif args.dataset:
         results = [publish_dataset(settings, dataset(args.dataset), dry_run=args.dry_run)]
     else:  # every contract, then withdraw the datasets whose contract is gone
         results = publish_all(settings, datasets(), dry_run=args.dry_run)
@@ -191,6 +195,11 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_cmd_transform)
     s = sub.add_parser("publish", help="disclosure gate -> CKAN (all datasets: also withdraws orphans)")
     s.add_argument("--dataset")
+    s.add_argument(
+        "--withdrawn-only",
+        action="store_true",
+        help="only mark deleted the datasets whose contract is gone (publish without --dataset does it too)",
+    )
     s.add_argument(
         "--dry-run", action="store_true", help="print the plan (create / update / skip / delete); change nothing"
     )

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import ckanapi
 import pyarrow as pa
 from deltalake import DeltaTable
 
@@ -213,7 +214,12 @@ def _organisation(portal: Portal, dataset: Dataset, dry_run: bool) -> dict[str, 
         return org
     if dry_run:
         return {"id": "", "name": dataset.ministry, "title": ministry_title(dataset.ministry)}
-    return portal.call("organization_create", name=dataset.ministry, title=ministry_title(dataset.ministry))
+    title = ministry_title(dataset.ministry)
+    description = f"{title}: open datasets published from the national data lakehouse, with provenance."
+    try:
+        return portal.call("organization_create", name=dataset.ministry, title=title, description=description)
+    except ckanapi.ValidationError:  # a parallel publish task created it first
+        return portal.call("organization_show", id=dataset.ministry)
 
 
 def _apply(portal: Portal, release: Release, wanted: dict[str, Any], current: dict | None, steps: list[Step]) -> None:

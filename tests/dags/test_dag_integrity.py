@@ -26,10 +26,10 @@ def test_national_open_data_graph_follows_contracts(dagbag: DagBag) -> None:
     dag = dagbag.dags["national_open_data"]
     ingest = {f"ingest__{t.sector}" for t in source_tables()}
     publish = {f"publish__{d.name}" for d in datasets()}
-    assert {t.task_id for t in dag.tasks} == ingest | {"transform"} | publish
+    assert {t.task_id for t in dag.tasks} == ingest | {"transform", "withdraw_removed_datasets"} | publish
     transform = dag.get_task("transform")
     assert transform.upstream_task_ids == ingest
-    assert transform.downstream_task_ids == publish
+    assert transform.downstream_task_ids == publish | {"withdraw_removed_datasets"}
     for task in dag.tasks:
         assert task.retries >= 1
         assert "bin/lakehouse" in task.bash_command

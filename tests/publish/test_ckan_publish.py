@@ -2,101 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import re
 import threading
-import uuid
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import ckanapi
 import frictionless
-import pyarrow as pa
 import pytest
 import rdflib
 import requests
-from deltalake import write_deltalake
 
-from data_contracts import Dataset, dataset
-from lakehouse.config import Settings
 from publish import dcat
 from publish.ckan_portal import PortalUnavailable, UploadTooLarge, publish_dataset, withdraw_orphans
 from publish.disclosure import DisclosureError
 from publish.portal import Portal
-
-FILES = ("csv", "parquet", "datapackage", "dictionary", "report-json", "report-md")
-
-
-def _gold(population: list[int | None]) -> pa.Table:
-    n = len(population)
-    return pa.table(
-        {
-            "province_code_2025": ["01"] * n,
-            "province_name_2025": ["Thành phố Hà Nội"] * n,
-            "age_band": [f"{5 * i:02d}-{5 * i + 4:02d}" for i in range(n)],
-            "sex": [("male", "female")[i % 2] for i in range(n)],
-            "population": pa.array(population, pa.int64()),
-            "suppressed": [p is None for p in population],
-        }
-    )
-
-
-def _write_gold(settings: Settings, ds: Dataset, population: list[int | None], mode: str = "error") -> None:
-    """Gold table and the disclosure summary dbt would write beside it."""
-    write_deltalake(str(ds.gold_path(settings.lake_root)), _gold(population), mode=mode)
-    summary = {
-        "dataset": ds.name,
-        "cells": len(population),
-        "primary_suppressed": population.count(None),
-        "complementary_suppressed": 0,
-        "smallest_published_count": min(p for p in population if p),
-        "min_cell_count": 10,
-    }
-    write_deltalake(str(ds.disclosure_path(settings.lake_root)), pa.Table.from_pylist([summary]), mode="overwrite")
-
-
-@dataclasses.dataclass
-class Env:
-    settings: Settings
-    ds: Dataset
-    ckan: ckanapi.RemoteCKAN
-    namespace: str
-
-    def portal(self, **kwargs: object) -> Portal:
-        """A publisher's client that counts its uploads."""
-        options = {"retries": 1, "retry_seconds": 0.05, **kwargs}
-        return Portal(self.settings.ckan_url, self.settings.ckan_token(), **options)  # type: ignore[arg-type]
-
-    def package(self) -> dict:
-        return self.ckan.action.package_show(id=self.ds.name)
-
-    def exported(self) -> dict[str, Path]:
-        return {p.name: p for p in (self.settings.var_dir / "publish" / self.ds.name).iterdir()}
-
-
-@pytest.fixture
-def env(tmp_path, ckan_portal, monkeypatch) -> Iterator[Env]:
-    uid = uuid.uuid4().hex[:8]
-    namespace = f"urn:test-{uid}:dataset:"
-    ds = dataclasses.replace(
-        dataset("population_by_province_age_sex"), name=f"test-publish-{uid}", contract_id=f"{namespace}population"
-    )
-    monkeypatch.setenv("CKAN_API_TOKEN", ckan_portal.token)
-    settings = dataclasses.replace(
-        Settings.from_env(),
-        var_dir=tmp_path,
-        lake_root=tmp_path / "lake",
-        ckan_url=ckan_portal.url,
-        ckan_retries=1,
-        ckan_retry_seconds=0.05,
-    )
-    ckan = ckanapi.RemoteCKAN(ckan_portal.url, apikey=ckan_portal.token)
-    yield Env(settings, ds, ckan, namespace)
-    with contextlib.suppress(ckanapi.NotFound):
-        ckan.action.dataset_purge(id=ds.name)
 
 
 def _by_name(package: dict) -> dict[str, dict]:
@@ -104,10 +25,10 @@ def _by_name(package: dict) -> dict[str, dict]:
 
 
 def test_create_republish_change_and_keep_other_fields(env) -> None:
-    _write_gold(env.settings, env.ds, [12, None, 40])
+    env.write_gold([12, None, 40])
     portal = env.portal()
     first = publish_dataset(env.settings, env.ds, portal=portal)
-    assert first.action == "create" and len(first.uploaded) == len(FILES) == portal.uploads
+    assert first.action == "create" and len(first.uploaded) == env.published_files == portal.uploads
     package = env.package()
     assert package["version"] == "0" and not package["private"]
     assert package["title_vi"].startswith("Dân số") and package["contact"][0]["email"].endswith(".example")
@@ -122,7 +43,7 @@ def test_create_republish_change_and_keep_other_fields(env) -> None:
     assert again.action == "skip" and again.uploaded == [] and again_portal.uploads == 0
     assert env.package()["metadata_modified"] == env.ckan.action.package_show(id=env.ds.name)["metadata_modified"]
 
-    _write_gold(env.settings, env.ds, [12, None, 41], mode="overwrite")
+    env.write_gold([12, None, 41], mode="overwrite")
     changed_portal = env.portal()
     changed = publish_dataset(env.settings, env.ds, portal=changed_portal)
     names = {f.split(".", 1)[-1] for f in changed.uploaded}
@@ -131,13 +52,13 @@ def test_create_republish_change_and_keep_other_fields(env) -> None:
     after = env.package()
     assert after["version"] == "1" and after["lake_gold_version"] == "1"
     assert after["documentation"] == ["https://example.org/method"]  # other fields intact
-    assert after["id"] == package["id"] and len(after["resources"]) == len(FILES)
+    assert after["id"] == package["id"] and len(after["resources"]) == env.published_files
     kept = _by_name(package)[f"{env.ds.name}.dictionary.csv"]["id"]
     assert _by_name(after)[f"{env.ds.name}.dictionary.csv"]["id"] == kept
 
 
 def test_every_resource_downloads_byte_identical_and_the_datapackage_validates(env, tmp_path) -> None:
-    _write_gold(env.settings, env.ds, [12, None, 40, None])
+    env.write_gold([12, None, 40, None])
     publish_dataset(env.settings, env.ds)
     local = env.exported()
     resources = env.package()["resources"]
@@ -159,7 +80,7 @@ def test_every_resource_downloads_byte_identical_and_the_datapackage_validates(e
 
 
 def test_dcat_output_conforms_to_dcat_ap_3(env) -> None:
-    _write_gold(env.settings, env.ds, [12, None, 40])
+    env.write_gold([12, None, 40])
     publish_dataset(env.settings, env.ds)
     found = dcat.portal_violations(env.settings.ckan_url, [env.ds.name])
     assert found == {f"/dataset/{env.ds.name}.ttl": [], "/catalog.ttl": []}
@@ -180,14 +101,14 @@ def test_dcat_output_conforms_to_dcat_ap_3(env) -> None:
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(env) -> None:
-    _write_gold(env.settings, env.ds, [12, None, 40])
+    env.write_gold([12, None, 40])
     plan = publish_dataset(env.settings, env.ds, dry_run=True)
     assert plan.action == "create" and {s.action for s in plan.steps} == {"create"}
     with pytest.raises(ckanapi.NotFound):
         env.package()
     publish_dataset(env.settings, env.ds)
     before = env.package()
-    _write_gold(env.settings, env.ds, [12, None, 45], mode="overwrite")
+    env.write_gold([12, None, 45], mode="overwrite")
     portal = env.portal()
     plan = publish_dataset(env.settings, env.ds, dry_run=True, portal=portal)
     actions = {s.target: s.action for s in plan.steps}
@@ -197,7 +118,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(env) -> None:
 
 
 def test_withdrawn_contract_marks_the_dataset_deleted_not_purged(env) -> None:
-    _write_gold(env.settings, env.ds, [12, None, 40])
+    env.write_gold([12, None, 40])
     publish_dataset(env.settings, env.ds)
     dry = withdraw_orphans(env.settings, [env.ds], namespace=env.namespace)
     assert dry == []  # its contract is still there
@@ -206,13 +127,13 @@ def test_withdrawn_contract_marks_the_dataset_deleted_not_purged(env) -> None:
     assert env.package()["state"] == "active"
     withdraw_orphans(env.settings, [], namespace=env.namespace)
     package = env.package()  # still there for the record, with its files
-    assert package["state"] == "deleted" and len(package["resources"]) == len(FILES)
+    assert package["state"] == "deleted" and len(package["resources"]) == env.published_files
     again = publish_dataset(env.settings, env.ds)  # the contract comes back
     assert again.action == "update" and env.package()["state"] == "active" and again.uploaded == []
 
 
 def test_the_gate_refuses_a_failing_dataset(env) -> None:
-    _write_gold(env.settings, env.ds, [12, 3])
+    env.write_gold([12, 3])
     folder = env.settings.var_dir / "publish" / env.ds.name
     check, report = r"every published population >= 10", re.escape(str(folder / f"{env.ds.name}.disclosure-report.md"))
     with pytest.raises(DisclosureError, match=rf"{env.ds.name} failed .*\(check: {check}\).*{report}.*below 10"):
@@ -223,7 +144,7 @@ def test_the_gate_refuses_a_failing_dataset(env) -> None:
 
 
 def test_missing_disclosure_summary_publishes_nothing(env) -> None:
-    write_deltalake(str(env.ds.gold_path(env.settings.lake_root)), _gold([12, 40]))
+    env.write_gold_without_summary([12, 40])
     with pytest.raises(DisclosureError, match=r"no disclosure summary"):
         publish_dataset(env.settings, env.ds)
     with pytest.raises(ckanapi.NotFound):
@@ -231,7 +152,7 @@ def test_missing_disclosure_summary_publishes_nothing(env) -> None:
 
 
 def test_a_file_over_the_upload_limit_is_a_clear_error_and_nothing_is_published(env) -> None:
-    _write_gold(env.settings, env.ds, [12, None, 40])
+    env.write_gold([12, None, 40])
     small = dataclasses.replace(env.settings, ckan_max_upload_mb=0.0001)
     expected = rf"dataset {env.ds.name}: {env.ds.name}\.csv is [\d,]+ bytes .* over the portal's upload limit"
     with pytest.raises(UploadTooLarge, match=expected + ".*nothing was changed"):
@@ -239,7 +160,7 @@ def test_a_file_over_the_upload_limit_is_a_clear_error_and_nothing_is_published(
     with pytest.raises(ckanapi.NotFound):
         env.package()
     publish_dataset(env.settings, env.ds)
-    _write_gold(env.settings, env.ds, [12, None, 47], mode="overwrite")
+    env.write_gold([12, None, 47], mode="overwrite")
     before = env.package()
     with pytest.raises(UploadTooLarge, match=expected):
         publish_dataset(small, env.ds)
@@ -278,7 +199,7 @@ class _FlakyProxy(BaseHTTPRequestHandler):
 
 
 def test_5xx_answers_are_retried_with_backoff_then_a_clear_error(env) -> None:
-    _write_gold(env.settings, env.ds, [12, None, 40])
+    env.write_gold([12, None, 40])
     _FlakyProxy.target, _FlakyProxy.failures, _FlakyProxy.seen = env.settings.ckan_url, 3, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyProxy)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -298,10 +219,10 @@ def test_5xx_answers_are_retried_with_backoff_then_a_clear_error(env) -> None:
 
 
 def test_ckan_stopped_mid_run_leaves_the_old_release_and_the_rerun_converges(env, ckan_portal, monkeypatch) -> None:
-    _write_gold(env.settings, env.ds, [12, None, 40])
+    env.write_gold([12, None, 40])
     publish_dataset(env.settings, env.ds)
     old = env.package()
-    _write_gold(env.settings, env.ds, [12, None, 44], mode="overwrite")
+    env.write_gold([12, None, 44], mode="overwrite")
     real_upload = Portal.upload
 
     def upload_then_outage(self: Portal, *args: object, **kwargs: object) -> dict:
