@@ -107,15 +107,22 @@ start() {
   [ -x "$VENV/bin/ckan" ] || die "$VENV missing: run make setup first"
   mkdir -p "$DIR"
   start_solr
+  local ext
+  ext=$(cd "$VENV" && ls .lakehouse-ckan-* 2>/dev/null || true)  # the portal extension's install stamp
   if ckan_up; then
     [ -s "$DIR/api_token" ] || die "$CKAN_URL is served by a CKAN this folder ($DIR) did not start; set CKAN_PORT"
-    return 0
+    if [ "$(cat "$DIR/ckan.ext" 2>/dev/null)" = "$ext" ] || ! alive "$DIR/ckan.pid"; then
+      return 0
+    fi
+    log "the portal's CKAN extension changed since this server started: restarting it"
+    stop_pid CKAN "$DIR/ckan.pid"
   fi
   configure
   log "starting CKAN on $CKAN_URL"
   nohup "$VENV/bin/ckan" -c "$INI" run -H "$CKAN_HOST" -p "$CKAN_PORT" --disable-reloader --threaded \
     >"$DIR/ckan.log" 2>&1 &
   echo $! >"$DIR/ckan.pid"
+  echo "$ext" >"$DIR/ckan.ext"
   wait_until "CKAN" ckan_up 90 "$DIR/ckan.log"
   log "ready: $CKAN_URL (sysadmin $ADMIN; token in $DIR/api_token)"
 }

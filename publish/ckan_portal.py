@@ -187,11 +187,11 @@ def plan(release: Release, wanted: dict[str, Any], current: dict[str, Any] | Non
     for f in release.files:
         existing = by_name.get(f.name)
         if existing is None:
-            steps.append(Step(f.name, "create", f"{f.path.stat().st_size} bytes"))
+            steps.append(Step(f.name, "create", f"new, {f.path.stat().st_size:,} bytes"))
         elif existing.get("hash") != f.sha256:
-            steps.append(Step(f.name, "update", "content changed (sha256)"))
+            steps.append(Step(f.name, "update", "sha256 changed"))
         else:
-            steps.append(Step(f.name, "skip", "unchanged (sha256)"))
+            steps.append(Step(f.name, "skip", "same sha256"))
     kept = {id(by_name[n]) for n in names if n in by_name}
     for r in resources:
         if id(r) not in kept:

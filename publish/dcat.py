@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from data_contracts import Dataset
+from data_contracts import Dataset, source_tables
 from lakehouse.config import REPO_ROOT
 
 EU = "http://publications.europa.eu/resource/authority/"
@@ -47,6 +47,12 @@ def package_fields(
     gold_version = facts["gold_delta_version"]
     committed = str(facts.get("gold_committed_at", ""))
     inputs = facts.get("input_delta_versions") or {}
+    # The source contracts behind the bronze inputs, with the bronze Delta version used.
+    sources = [
+        {"contract": t.contract_id, "table": t.qualified_name, "bronze_delta_version": inputs[rel]}
+        for t in source_tables()
+        if (rel := f"bronze/{t.sector}/{t.table}") in inputs
+    ]
     threshold = (
         f"k-anonymity k = {dataset.k_anonymity}"
         if dataset.kind == "microdata"
@@ -57,6 +63,7 @@ def package_fields(
             f"Built by the dbt model `{dataset.dbt_model}` from the national lakehouse "
             f"(gold Delta version {gold_version}, committed {committed}).",
             "",
+            "Source contracts: " + (", ".join(f"`{x['contract']}`" for x in sources) or "unknown") + ".",
             "Inputs (lake table: Delta version): "
             + (", ".join(f"`{k}`: v{v}" for k, v in inputs.items()) or "unknown")
             + ".",
@@ -98,6 +105,7 @@ def package_fields(
         "contract_version": dataset.version,
         "lake_gold_version": str(gold_version),
         "provenance_inputs": json.dumps(inputs, sort_keys=True),
+        "provenance_sources": json.dumps(sources, sort_keys=True),
         "provenance_dbt_model": dataset.dbt_model,
         "provenance_dbt_checks": json.dumps(checks, sort_keys=True),
         "disclosure_verdict": verdict,

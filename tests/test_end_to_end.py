@@ -4,6 +4,7 @@ Airflow (`airflow dags test`), twice. The CSV researchers download must equal th
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -101,6 +102,22 @@ def test_published_csv_equals_gold_and_has_no_identifiers(chain_env, first_run, 
         assert not any(pattern.match(cell) for line in text.splitlines() for cell in line.split(","))
     published = pa.compute.drop_null(downloaded[DATASET.count_column]).to_pylist()
     assert published and min(published) >= DATASET.min_cell_count
+
+
+def test_every_dataset_is_published_with_complete_provenance(chain_env, first_run, ckan_portal) -> None:
+    settings = _settings(chain_env)
+    portal = ckanapi.RemoteCKAN(ckan_portal.url, apikey=ckan_portal.token)
+    for d in datasets():
+        package = portal.action.package_show(id=d.name)
+        _, version = read_table(d.gold_path(settings.lake_root))
+        assert package["version"] == str(version) and not package["private"], d.name
+        sources = json.loads(package["provenance_sources"])
+        assert sources and all(s["contract"].startswith("urn:vn-lakehouse:source:") for s in sources), d.name
+        assert all(isinstance(s["bronze_delta_version"], int) for s in sources), d.name
+        checks = json.loads(package["provenance_dbt_checks"])
+        assert checks and {c["status"] for c in checks} == {"pass"}, d.name
+        assert package["disclosure_verdict"] == "passed" and package["provenance_code_revision"], d.name
+        assert package["contact"][0]["email"] and package["temporal_coverage"] and package["spatial_coverage"]
 
 
 def _bronze_and_quarantine(settings: Settings, table) -> tuple[int, int]:
