@@ -77,5 +77,15 @@ if [ -z "${LAKEHOUSE_PSEUDONYM_KEY:-}" ] && [ ! -s "$KEY_FILE" ]; then
   (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$KEY_FILE")
   log "created a local pseudonymisation key in $KEY_FILE (keep it: pseudonyms depend on it)"
 fi
+# One password per ministry for the SQL gateway, outside the repo (production: a secret store).
+GATEWAY_PASSWORDS=${LAKEHOUSE_GATEWAY_PASSWORDS_FILE:-$HOME/.config/lakehouse/gateway-passwords.json}
+if [ ! -s "$GATEWAY_PASSWORDS" ]; then
+  mkdir -p "$(dirname "$GATEWAY_PASSWORDS")"
+  (umask 077; .venv-data/bin/python -c '
+import json, secrets, sys, yaml
+names = yaml.safe_load(open(sys.argv[1]))["ministries"]
+print(json.dumps({n: secrets.token_urlsafe(12) for n in names}, indent=2))' data_contracts/access/ministries.yaml >"$GATEWAY_PASSWORDS")
+  log "created SQL gateway passwords for each ministry in $GATEWAY_PASSWORDS"
+fi
 bash infra/airflow.sh init
 log "ready: .venv-airflow .venv-data .venv-ckan; services up"

@@ -6,6 +6,7 @@ lakehouse ingest [--sector S]       sector tables -> bronze Delta (Spark)
 lakehouse transform                 dbt build: bronze -> silver -> gold
 lakehouse publish [--dataset D] [--dry-run]  disclosure gate -> plan -> CKAN
 lakehouse dcat-check [--dataset D]  the portal's DCAT-AP 3 output against the official SHACL shapes
+lakehouse gateway serve|audit       the ministries' SQL gateway (PostgreSQL wire) and its audit log
 lakehouse status                    lake tables, versions, row counts; portal reachability
 """
 
@@ -117,6 +118,24 @@ def _cmd_dcat_check(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if any(found.values()) else 0
 
 
+def _cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "serve":
+        from gateway.app import serve
+
+        serve(settings)
+        return 0
+    from gateway.audit import query
+
+    records = query(settings.var_dir / "audit" / "sql.jsonl", args.ministry, args.denied, args.limit)
+    for r in records:
+        verdict = "allowed" if r["allowed"] else "DENIED "
+        sql = " ".join(str(r["sql"]).split())[:100]
+        print(f"{r['at']}  {r['ministry']:<36} {verdict} {r['rows']:>7} rows {r['duration_ms']:>9} ms  {sql}")
+        if r["reason"]:
+            print(f"{'':>32}reason: {r['reason']}")
+    return 0
+
+
 def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow as pa
     from deltalake import DeltaTable
@@ -207,6 +226,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("dcat-check", help="validate the portal's DCAT output against the DCAT-AP 3.0.1 shapes")
     s.add_argument("--dataset")
     s.set_defaults(fn=_cmd_dcat_check)
+    s = sub.add_parser("gateway", help="the ministries' SQL gateway (PostgreSQL wire): serve, or read its audit log")
+    s.add_argument("action", choices=["serve", "audit"])
+    s.add_argument("--ministry", help="audit: one ministry's records")
+    s.add_argument("--denied", action="store_true", help="audit: denied statements and failed logins only")
+    s.add_argument("--limit", type=int, default=50)
+    s.set_defaults(fn=_cmd_gateway)
     sub.add_parser("status", help="lake tables and portal").set_defaults(fn=_cmd_status)
     s = sub.add_parser("table", help="Delta table maintenance: history, time-travel read, compact, vacuum")
     s.add_argument("action", choices=["history", "read", "compact", "vacuum"])

@@ -34,6 +34,13 @@ class Settings:
     ckan_retries: int = 4  # retries of a CKAN call that found the portal unreachable or answering 5xx
     ckan_retry_seconds: float = 1.0  # first backoff; doubles per retry
     ckan_max_upload_mb: float = 500  # the portal's ckan.max_resource_size (infra/ckan.sh sets 500)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 6543
+    gateway_passwords_file: Path = Path.home() / ".config" / "lakehouse" / "gateway-passwords.json"
+    gateway_timeout_s: float = 30.0
+    gateway_max_rows: int = 100_000
+    gateway_tls_cert: str = ""  # PEM files; both set = TLS offered (and required)
+    gateway_tls_key: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +59,15 @@ class Settings:
             ckan_retries=int(_env("CKAN_RETRIES", "4")),
             ckan_retry_seconds=float(_env("CKAN_RETRY_SECONDS", "1")),
             ckan_max_upload_mb=float(_env("CKAN_MAX_UPLOAD_MB", "500")),
+            gateway_host=_env("LAKEHOUSE_GATEWAY_HOST", "127.0.0.1"),
+            gateway_port=int(_env("LAKEHOUSE_GATEWAY_PORT", "6543")),
+            gateway_passwords_file=Path(
+                _env("LAKEHOUSE_GATEWAY_PASSWORDS_FILE", str(Path.home() / ".config/lakehouse/gateway-passwords.json"))
+            ),
+            gateway_timeout_s=float(_env("LAKEHOUSE_GATEWAY_TIMEOUT_S", "30")),
+            gateway_max_rows=int(_env("LAKEHOUSE_GATEWAY_MAX_ROWS", "100000")),
+            gateway_tls_cert=_env("LAKEHOUSE_GATEWAY_TLS_CERT", ""),
+            gateway_tls_key=_env("LAKEHOUSE_GATEWAY_TLS_KEY", ""),
         )
 
     def server_url(self, server_type: str) -> str:
