@@ -55,10 +55,12 @@ def query(path: Path, ministry: str | None = None, denied_only: bool = False, li
     if denied_only:
         where.append("NOT allowed")
     con = duckdb.connect()
+    source = "read_json_auto(" + "'" + str(path).replace("'", "''") + "'" + ", format = 'newline_delimited')"
     rows = con.execute(
-        f"SELECT at, ministry, client, allowed, reason, rows, duration_ms, sql FROM read_json_auto(?, format = "
-        f"'newline_delimited') WHERE {' AND '.join(where)} ORDER BY at DESC LIMIT {int(limit)}",
-        [str(path), *params],
+        'SELECT "at", ministry, client, allowed, reason, rows, duration_ms, sql FROM '
+        + source
+        + f' WHERE {" AND ".join(where)} ORDER BY "at" DESC LIMIT {int(limit)}',
+        params,
     )
     names = [d[0] for d in rows.description]
     return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]

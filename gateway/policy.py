@@ -27,7 +27,7 @@ ALLOWED_FUNCTIONS = set(
     RegexpLike RegexpExtract RegexpReplace StartsWith EndsWith Contains
     Extract DateTrunc TimestampTrunc DateAdd DateSub DateDiff CurrentDate CurrentTimestamp
     Year Month Day Quarter DayOfWeek DayOfYear WeekOfYear Week DateFromParts TimeToStr StrToDate
-    Date TsOrDsToDate TsOrDsAdd ToChar Mod
+    Date TsOrDsToDate TsOrDsAdd ToChar Mod Case Exists
     """.split()  # noqa: SIM905 - one line per family reads better than a 90-item list
 )
 # Functions sqlglot does not model (parsed as Anonymous), by lower-case name.
@@ -108,24 +108,21 @@ def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], st
             raise Denied(FORBIDDEN_STATEMENT)
 
     # Time travel: table_at_version('zone.name', n) becomes the relation, swapped back after the checks.
-    versions: dict[str, tuple[str, int]] = {}
+    versions: list[tuple[exp.Table, str, int]] = []
     for table in list(tree.find_all(exp.Table)):
         if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == TIME_TRAVEL:
             relation, version = _relation_literal(table.this)
             if relation not in relations:
                 raise Denied(f"relation {relation} is not granted to you (or does not exist)")
             alias = table.alias or relation.split(".", 1)[1]
-            marker = f"__version_{len(versions)}"
-            versions[marker] = (relation, version)
             zone, name = relation.split(".", 1)
-            table.replace(
-                exp.Table(
-                    this=exp.to_identifier(name),
-                    db=exp.to_identifier(zone),
-                    alias=exp.TableAlias(this=exp.to_identifier(alias)),
-                    comments=[marker],
-                )
+            stand_in = exp.Table(
+                this=exp.to_identifier(name),
+                db=exp.to_identifier(zone),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
             )
+            table.replace(stand_in)
+            versions.append((stand_in, relation, version))
 
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
@@ -142,6 +139,8 @@ def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], st
             )
 
     for func in tree.find_all(exp.Func):
+        if isinstance(func, (exp.Binary, exp.Unary, exp.Connector)):  # operators: AND, OR, ~ …
+            continue
         allowed = (
             func.name.lower() in ALLOWED_ANONYMOUS
             if isinstance(func, exp.Anonymous)
@@ -151,9 +150,9 @@ def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], st
             name = func.name if isinstance(func, exp.Anonymous) else func.sql_name()
             raise Denied(f"function {name.lower()} is not allowed through the gateway")
 
-    try:
-        tree = qualify(
-            tree,
+    try:  # on a copy: validation only; what runs is the tree checked above
+        qualified = qualify(
+            tree.copy(),
             schema=_schema(relations),
             dialect=DIALECT,
             validate_qualify_columns=True,
@@ -162,35 +161,36 @@ def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], st
         )
     except OptimizeError as exc:
         raise Denied(f"{exc}: a column that is not granted to you (or does not exist)") from exc
-    for star in tree.find_all(exp.Star):
+    for star in qualified.find_all(exp.Star):
         if not isinstance(star.parent, exp.Count):
             raise Denied("* is only allowed as a whole select list or in count(*)")
-    for column in tree.find_all(exp.Column):
-        if not column.table:
+    if qualified.find(exp.TableColumn):  # `SELECT r FROM t r`: the whole row as one value
+        raise Denied(f"column {qualified.find(exp.TableColumn).name} is not granted to you (or does not exist)")
+    for column in qualified.find_all(exp.Column):
+        select = column.find_ancestor(exp.Select)
+        aliases = {p.alias_or_name for p in select.expressions} if select else set()
+        if not column.table and column.name not in aliases:  # only ORDER BY <output column> stays bare
             raise Denied(f"column {column.name} is not granted to you (or does not exist)")
 
     _postgres_column_names(tree)
-    for table in list(tree.find_all(exp.Table)):
-        marker = next((c.strip() for c in table.comments or [] if c.strip() in versions), None)
-        if marker:
-            relation, version = versions[marker]
-            subquery = sqlglot.parse_one(versioned_sql(relation, version), dialect=DIALECT).subquery(table.alias)
-            table.replace(subquery)
+    for stand_in, relation, version in versions:
+        subquery = sqlglot.parse_one(versioned_sql(relation, version), dialect=DIALECT)
+        stand_in.replace(subquery.subquery(stand_in.alias))
     return tree.sql(dialect=DIALECT)
 
 
 def _postgres_column_names(tree: exp.Expression) -> None:
-    """Unnamed result columns as PostgreSQL names them (count, sum, ?column?), not sqlglot's _col_0."""
+    """Unnamed result columns as PostgreSQL names them (count, sum, ?column?), not DuckDB's count_star()."""
     select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
     if select is None:
         return
-    for projection in select.expressions:
-        if isinstance(projection, exp.Alias) and projection.alias.startswith("_col_"):
-            inner = projection.this
-            if isinstance(inner, exp.Anonymous):
-                name = inner.name.lower()
-            elif isinstance(inner, exp.Func):
-                name = inner.sql_name().lower()
-            else:
-                name = "?column?"
-            projection.set("alias", exp.to_identifier(name, quoted=True))
+    for i, projection in enumerate(select.expressions):
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)):
+            continue
+        if isinstance(projection, exp.Anonymous):
+            name = projection.name.lower()
+        elif isinstance(projection, exp.Func) and not isinstance(projection, (exp.Binary, exp.Connector)):
+            name = projection.sql_name().lower()
+        else:
+            name = "?column?"
+        select.expressions[i].replace(exp.alias_(projection.copy(), name, quoted=True))

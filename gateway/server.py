@@ -243,8 +243,21 @@ class Session:
             self.tx = TransactionStatus.ERROR_TRANSACTION
 
     def transaction(self, sql: str) -> str | None:
-        """BEGIN / COMMIT / ROLLBACK: accepted (the gateway is read-only; drivers send them)."""
-        tag = TRANSACTION.get(sql.strip().rstrip(";").strip().lower().removesuffix(" transaction").strip())
+        """Session commands drivers send (BEGIN / COMMIT / ROLLBACK, DEALLOCATE, DISCARD ALL): accepted;
+        the gateway is read-only, so a transaction only tracks the status clients expect."""
+        words = sql.strip().rstrip(";").strip().lower().split()
+        if words[:1] == ["deallocate"]:
+            name = words[-1] if len(words) > 1 else "all"
+            if name == "all":
+                self.statements.clear()
+            else:
+                self.statements.pop(name.strip('"'), None)
+            return "DEALLOCATE ALL" if name == "all" else "DEALLOCATE"
+        if words == ["discard", "all"]:
+            self.statements.clear()
+            self.portals.clear()
+            return "DISCARD ALL"
+        tag = TRANSACTION.get(" ".join(w for w in words if w not in ("transaction", "work")))
         if tag == "BEGIN":
             self.tx = TransactionStatus.IN_TRANSACTION
         elif tag:

@@ -1,0 +1,164 @@
+"""A real SQL gateway process (bin/lakehouse gateway serve) over a small lake of real Delta tables,
+with its own passwords file and audit log. As root, the gateway mounts the lake read-only for itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from gateway.engine import delta_extension
+from lakehouse.config import REPO_ROOT
+
+PROVINCES = ["01", "79", "48", "31"]
+
+
+def residents(n: int, offset: int = 0) -> pa.Table:
+    ids = range(offset, offset + n)
+    return pa.table(
+        {
+            "person_pseudonym": [f"{i:064x}" for i in ids],
+            "birth_year": pa.array([1950 + i % 70 for i in ids], pa.int32()),
+            "age": pa.array([75 - i % 70 for i in ids], pa.int32()),
+            "age_band": [f"{(75 - i % 70) // 5 * 5:02d}-{(75 - i % 70) // 5 * 5 + 4:02d}" for i in ids],
+            "sex": [("male", "female")[i % 2] for i in ids],
+            "ethnicity_code": [f"{1 + i % 54:02d}" for i in ids],
+            "province_code_2025": [PROVINCES[i % len(PROVINCES)] for i in ids],
+            "ward_code_2025": [f"{PROVINCES[i % len(PROVINCES)]}{i % 97:03d}" for i in ids],
+            "batch_id": ["b1"] * n,
+        }
+    )
+
+
+def insurance_cards(n: int) -> pa.Table:
+    return pa.table(
+        {
+            "person_pseudonym": [f"{i:064x}" for i in range(n)],
+            "card_id": pa.array(range(n), pa.int64()),
+            "beneficiary_group": [("GD", "HS", "HT", "DN")[i % 4] for i in range(n)],
+            "valid_from": [date(2025, 1, 1) + timedelta(days=i % 300) for i in range(n)],
+            "valid_on_reference_date": [i % 5 != 0 for i in range(n)],
+        }
+    )
+
+
+def enrolments(n: int) -> pa.Table:
+    return pa.table(
+        {
+            "person_pseudonym": [f"{i:064x}" for i in range(n)],
+            "enrolment_id": pa.array(range(n), pa.int64()),
+            "school_level": [("primary", "lower_secondary", "upper_secondary")[i % 3] for i in range(n)],
+            "province_code_2025": [PROVINCES[i % len(PROVINCES)] for i in range(n)],
+            "enrolled_on": [date(2025, 9, 5) - timedelta(days=i % 400) for i in range(n)],
+        }
+    )
+
+
+def population_gold() -> pa.Table:
+    cells = [(p, f"{5 * a:02d}-{5 * a + 4:02d}", s) for p in PROVINCES for a in range(16) for s in ("male", "female")]
+    return pa.table(
+        {
+            "province_code_2025": [c[0] for c in cells],
+            "province_name_2025": [f"Province {c[0]}" for c in cells],
+            "age_band": [c[1] for c in cells],
+            "sex": [c[2] for c in cells],
+            "population": pa.array([10 + i for i in range(len(cells))], pa.int64()),
+            "suppressed": [False] * len(cells),
+        }
+    )
+
+
+@dataclass
+class GatewayProcess:
+    host: str
+    port: int
+    lake: Path
+    passwords: dict[str, str]
+    audit: Path
+    pid: int
+
+    def dsn(self, ministry: str, password: str | None = None) -> str:
+        pw = self.passwords.get(ministry, "x") if password is None else password
+        return f"host={self.host} port={self.port} user={ministry} password={pw} dbname=lakehouse"
+
+    def direct(self) -> duckdb.DuckDBPyConnection:
+        """DuckDB on the same Delta tables, without the gateway: the reference answers."""
+        con = duckdb.connect()
+        con.load_extension(delta_extension())
+        return con
+
+    def append_residents(self, n: int, offset: int) -> None:
+        """A new Delta version of silver.population_residents (the gateway keeps running)."""
+        write_deltalake(str(self.lake / "silver" / "population" / "residents"), residents(n, offset), mode="append")
+
+    def audit_lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.audit.read_text().splitlines()]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gateway(var: Path, passwords: dict[str, str], extra_env: dict[str, str] | None = None) -> tuple:
+    lake = var / "lake"
+    secrets_file = var / "gateway-passwords.json"
+    secrets_file.write_text(json.dumps(passwords))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LAKEHOUSE_VAR": str(var),
+        "LAKE_ROOT": str(lake),
+        "LAKEHOUSE_GATEWAY_PORT": str(port),
+        "LAKEHOUSE_GATEWAY_PASSWORDS_FILE": str(secrets_file),
+        "LAKEHOUSE_GATEWAY_TIMEOUT_S": "3",
+        "LAKEHOUSE_GATEWAY_MAX_ROWS": "5000",
+        **(extra_env or {}),
+    }
+    log = (var / "gateway.log").open("w")
+    proc = subprocess.Popen([str(REPO_ROOT / "bin" / "lakehouse"), "gateway", "serve"], env=env, stdout=log, stderr=log)
+    for _ in range(240):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.25)
+    proc.kill()
+    raise RuntimeError(f"gateway did not start: {(var / 'gateway.log').read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def gateway() -> Iterator[GatewayProcess]:
+    # Under the repo's var/ (not /tmp/pytest-of-root, which is private): the lake must be a plain folder.
+    var = REPO_ROOT / "var" / "gateway-test"
+    shutil.rmtree(var, ignore_errors=True)
+    lake = var / "lake"
+    write_deltalake(str(lake / "silver" / "population" / "residents"), residents(2000))
+    write_deltalake(str(lake / "silver" / "health" / "insurance_cards"), insurance_cards(1500))
+    write_deltalake(str(lake / "silver" / "education" / "enrolments"), enrolments(1200))
+    write_deltalake(str(lake / "bronze" / "population" / "citizen"), residents(50))  # never granted
+    write_deltalake(str(lake / "gold" / "population_by_province_age_sex"), population_gold())
+    passwords = {
+        "ministry-of-health": "health-secret-1",
+        "ministry-of-education-and-training": "education-secret-2",
+        "hanoi-department-of-health": "hanoi-secret-3",
+    }
+    proc, port = start_gateway(var, passwords)
+    yield GatewayProcess("127.0.0.1", port, lake, passwords, var / "audit" / "sql.jsonl", proc.pid)
+    proc.terminate()
+    proc.wait(timeout=10)
