@@ -142,6 +142,22 @@ def start_gateway(var: Path, passwords: dict[str, str], extra_env: dict[str, str
     raise RuntimeError(f"gateway did not start: {(var / 'gateway.log').read_text()[-3000:]}")
 
 
+@pytest.fixture
+def launch_gateway():
+    """Start another gateway process (own folder, passwords, settings); stopped after the test."""
+    started: list[subprocess.Popen] = []
+
+    def launch(var: Path, passwords: dict[str, str], extra_env: dict[str, str]) -> int:
+        proc, port = start_gateway(var, passwords, extra_env)
+        started.append(proc)
+        return port
+
+    yield launch
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def gateway() -> Iterator[GatewayProcess]:
     # Under the repo's var/ (not /tmp/pytest-of-root, which is private): the lake must be a plain folder.

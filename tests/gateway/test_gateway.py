@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -266,3 +267,38 @@ def test_administrators_read_the_audit_log(gateway) -> None:
     )
     verdicts = re.findall(r"^\S+ \S+\s+\S+\s+(allowed|DENIED)", denied.stdout, flags=re.MULTILINE)
     assert verdicts and set(verdicts) == {"DENIED"}
+
+
+def test_tls_is_offered_and_then_required(gateway, launch_gateway, tmp_path) -> None:
+    cert, key = tmp_path / "gateway.crt", tmp_path / "gateway.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    var = REPO_ROOT / "var" / "gateway-test-tls"
+    shutil.rmtree(var, ignore_errors=True)
+    shutil.copytree(gateway.lake, var / "lake")
+    extra = {"LAKEHOUSE_GATEWAY_TLS_CERT": str(cert), "LAKEHOUSE_GATEWAY_TLS_KEY": str(key)}
+    port = launch_gateway(var, {HEALTH: "tls-secret"}, extra)
+    dsn = f"host=127.0.0.1 port={port} user={HEALTH} password=tls-secret dbname=lakehouse"
+    with psycopg.connect(dsn + f" sslmode=verify-ca sslrootcert={cert}") as conn:
+        assert conn.pgconn.ssl_in_use
+        assert conn.execute("SELECT count(*) FROM silver.health_insurance_cards").fetchone() == (1500,)
+    with pytest.raises(psycopg.OperationalError, match="requires TLS"):
+        psycopg.connect(dsn + " sslmode=disable")
