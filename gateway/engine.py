@@ -77,6 +77,7 @@ class MinistryEngine:
         self.ministry = ministry
         self.lake_root = lake_root
         self.grants: dict[str, Grant] = {}
+        self._checked: dict[str, str | policy.Denied] = {}
         self.relations: policy.Relations = {}
         work_dir.mkdir(parents=True, exist_ok=True)
         catalog = work_dir / f"{ministry.name}.duckdb"
@@ -134,7 +135,19 @@ class MinistryEngine:
         return self.grant_sql(self.grants[relation], list(self.relations[relation]), version)
 
     def check(self, sql: str) -> str:
-        return policy.check(sql, self.relations, self.versioned_sql)
+        """The policy's verdict, cached per statement text (grants are fixed for the engine's life)."""
+        cached = self._checked.get(sql)
+        if cached is None:
+            try:
+                cached = policy.check(sql, self.relations, self.versioned_sql)
+            except policy.Denied as exc:
+                cached = exc
+            if len(self._checked) > 10_000:
+                self._checked.clear()
+            self._checked[sql] = cached
+        if isinstance(cached, policy.Denied):
+            raise policy.Denied(str(cached))
+        return cached
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:

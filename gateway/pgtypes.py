@@ -91,6 +91,23 @@ def encode(value: Any, type_oid: int) -> bytes | None:
     return str(value).encode()
 
 
+def _text(value: Any) -> bytes:
+    return value.encode() if isinstance(value, str) else encode(value, TEXT) or b""
+
+
+def _integer(value: Any) -> bytes:
+    return b"%d" % value
+
+
+def encoder(type_oid: int) -> Any:
+    """The fastest text encoder for a column of this type (rows are encoded column-type by column-type)."""
+    if type_oid in (TEXT, VARCHAR):
+        return _text
+    if type_oid in (INT2, INT4, INT8):
+        return _integer
+    return lambda value: encode(value, type_oid)
+
+
 def decode_param(raw: bytes | None, type_oid: int, binary: bool) -> Any:
     """A Bind parameter as a Python value DuckDB binds."""
     if raw is None:
