@@ -6,6 +6,7 @@ relation the ministry may not see exists."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import sqlglot
@@ -134,9 +135,7 @@ def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], st
             continue
         if f"{table.db.lower()}.{table.name.lower()}" not in relations:
             shown = f"{table.db}.{table.name}" if table.db else table.name
-            raise Denied(
-                f"relation {shown} is not granted to you (or does not exist); use zone.name, e.g. gold.<dataset>"
-            )
+            raise Denied(f"relation {shown} is not granted to you (or does not exist)")
 
     for func in tree.find_all(exp.Func):
         if isinstance(func, (exp.Binary, exp.Unary, exp.Connector)):  # operators: AND, OR, ~ …
@@ -160,7 +159,9 @@ def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], st
             identify=False,
         )
     except OptimizeError as exc:
-        raise Denied(f"{exc}: a column that is not granted to you (or does not exist)") from exc
+        named = re.search(r"Column '([^']+)'", str(exc))
+        what = f"column {named.group(1)}" if named else "a column"
+        raise Denied(f"{what} is not granted to you (or does not exist)") from exc
     for star in qualified.find_all(exp.Star):
         if not isinstance(star.parent, exp.Count):
             raise Denied("* is only allowed as a whole select list or in count(*)")

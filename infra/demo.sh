@@ -22,10 +22,15 @@ echo "[demo] republish plan (unchanged data: every file skips):"
 bin/lakehouse publish --dry-run | grep -E "^plan:" || true
 echo "[demo] DCAT-AP 3.0.1 conformance of the portal (SHACL):"
 bin/lakehouse dcat-check || echo "[demo] warning: DCAT-AP check did not pass (see above)"
+echo "[demo] SQL gateway for the ministries (restarted to serve the new tables):"
+bash infra/gateway.sh start
 CKAN_URL=$(bash infra/ckan.sh url)
 echo
 echo "Open data portal:  $CKAN_URL/dataset/   (every open dataset, with its disclosure report)"
 bin/lakehouse contracts | awk -v url="$CKAN_URL" '$1 == "dataset" { print "                   " url "/dataset/" $2 }'
 echo "DCAT-AP 3:         $CKAN_URL/catalog.ttl  and  $CKAN_URL/dataset/<name>.ttl | .jsonld"
 echo "Lake (Delta):      ${LAKE_ROOT:-${LAKEHOUSE_VAR:-$ROOT/var}/lake}  (bronze/ silver/ gold/ quarantine/)"
-echo "Stop the portal:   make stop"
+echo "SQL gateway:       psql \"host=${LAKEHOUSE_GATEWAY_HOST:-127.0.0.1} port=${LAKEHOUSE_GATEWAY_PORT:-6543} user=ministry-of-health dbname=lakehouse\""
+echo "                   password: bash infra/gateway.sh password ministry-of-health   (all: ${LAKEHOUSE_GATEWAY_PASSWORDS_FILE:-~/.config/lakehouse/gateway-passwords.json})"
+echo "                   or simply: bash infra/gateway.sh psql ministry-of-health     audit: bin/lakehouse gateway audit"
+echo "Stop the portal and the gateway:   make stop"

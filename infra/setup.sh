@@ -77,15 +77,20 @@ if [ -z "${LAKEHOUSE_PSEUDONYM_KEY:-}" ] && [ ! -s "$KEY_FILE" ]; then
   (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$KEY_FILE")
   log "created a local pseudonymisation key in $KEY_FILE (keep it: pseudonyms depend on it)"
 fi
-# One password per ministry for the SQL gateway, outside the repo (production: a secret store).
+# One password per ministry for the SQL gateway, outside the repo (production: a secret store). A ministry
+# added to data_contracts/access/ministries.yaml gets one on the next setup; existing ones never change.
 GATEWAY_PASSWORDS=${LAKEHOUSE_GATEWAY_PASSWORDS_FILE:-$HOME/.config/lakehouse/gateway-passwords.json}
-if [ ! -s "$GATEWAY_PASSWORDS" ]; then
-  mkdir -p "$(dirname "$GATEWAY_PASSWORDS")"
-  (umask 077; .venv-data/bin/python -c '
-import json, secrets, sys, yaml
-names = yaml.safe_load(open(sys.argv[1]))["ministries"]
-print(json.dumps({n: secrets.token_urlsafe(12) for n in names}, indent=2))' data_contracts/access/ministries.yaml >"$GATEWAY_PASSWORDS")
-  log "created SQL gateway passwords for each ministry in $GATEWAY_PASSWORDS"
-fi
+mkdir -p "$(dirname "$GATEWAY_PASSWORDS")"
+(umask 077; .venv-data/bin/python - "$GATEWAY_PASSWORDS" data_contracts/access/ministries.yaml <<'PY'
+import json, pathlib, secrets, sys, yaml
+path = pathlib.Path(sys.argv[1])
+known = json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
+wanted = yaml.safe_load(open(sys.argv[2]))["ministries"]
+missing = [n for n in wanted if n not in known]
+if missing:
+    path.write_text(json.dumps({**known, **{n: secrets.token_urlsafe(12) for n in missing}}, indent=2) + "\n")
+    print(f"[setup] SQL gateway passwords for {', '.join(missing)} in {path}")
+PY
+)
 bash infra/airflow.sh init
 log "ready: .venv-airflow .venv-data .venv-ckan; services up"
