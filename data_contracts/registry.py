@@ -120,6 +120,10 @@ class SourceTable:
     quality: tuple[QualityRule, ...] = ()
     owner: str | None = None
     freshness: str | None = None
+    frequency: str | None = None  # SLA frequency: the ingestion DAG's schedule (daily, hourly, …)
+    freshness_hours: float | None = None  # older bronze than this is flagged by the maintenance DAG
+    retention_hours: float | None = None  # Delta history kept by vacuum
+    retries: int = 2  # retries of a transient failure (source down)
 
     @property
     def qualified_name(self) -> str:
@@ -383,6 +387,9 @@ def _source(path: Path) -> SourceTable:
     problems.raise_if_any()
     assert server is not None
     sla = {s.property: s.value for s in c.slaProperties or []}
+    hours = {
+        s.property: _hours(s.value, s.unit) for s in c.slaProperties or [] if s.property in ("freshness", "retention")
+    }
     owner = c.team.name if c.team is not None and not isinstance(c.team, list) else None
     return SourceTable(
         contract_id=c.id,
@@ -398,7 +405,39 @@ def _source(path: Path) -> SourceTable:
         quality=quality,
         owner=owner,
         freshness=str(sla["freshness"]) if "freshness" in sla else None,
+        frequency=str(sla["frequency"]) if "frequency" in sla else None,
+        freshness_hours=hours.get("freshness"),
+        retention_hours=hours.get("retention"),
+        retries=int(sla.get("retries", 2)),
     )
+
+
+UNIT_HOURS = {
+    "h": 1,
+    "hr": 1,
+    "hour": 1,
+    "hours": 1,
+    "d": 24,
+    "day": 24,
+    "days": 24,
+    "w": 168,
+    "week": 168,
+    "weeks": 168,
+    "y": 8760,
+    "yr": 8760,
+    "year": 8760,
+    "years": 8760,
+}
+
+
+def _hours(value: Any, unit: str | None) -> float | None:
+    """An SLA duration in hours (ODCS value + unit; no unit = days)."""
+    if value in (None, ""):
+        return None
+    factor = UNIT_HOURS.get((unit or "d").lower())
+    if factor is None:
+        raise ContractError(f"SLA unit {unit!r} -> fix: one of {', '.join(sorted(UNIT_HOURS))}")
+    return float(value) * factor
 
 
 def _require(custom: dict[str, Any], key: str, where: str) -> Any:

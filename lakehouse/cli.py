@@ -7,6 +7,8 @@ lakehouse transform                 dbt build: bronze -> silver -> gold
 lakehouse publish [--dataset D] [--dry-run]  disclosure gate -> plan -> CKAN
 lakehouse dcat-check [--dataset D]  the portal's DCAT-AP 3 output against the official SHACL shapes
 lakehouse gateway serve|audit       the ministries' SQL gateway (PostgreSQL wire) and its audit log
+lakehouse maintain [--zone Z]       compaction + vacuum with the contracts' retention
+lakehouse freshness                 bronze tables vs their contracts' freshness SLA
 lakehouse status                    lake tables, versions, row counts; portal reachability
 """
 
@@ -88,6 +90,12 @@ def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
     return run_dbt(settings, "compile" if args.dry_run else "build", args.select)
 
 
+def _cmd_dbt(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse.transform import dbt
+
+    return dbt(settings, args.dbt_args)
+
+
 def _cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     from publish.ckan_portal import publish_all, publish_dataset, withdraw_orphans
 
@@ -157,6 +165,28 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse.maintenance import ZONES, maintain
+
+    for zone in [args.zone] if args.zone else ZONES:
+        for line in maintain(settings, zone, args.dry_run) or [f"{zone}: no tables"]:
+            print(line, flush=True)
+    return 0
+
+
+def _cmd_freshness(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse.maintenance import StaleData, freshness
+
+    report = freshness(settings)
+    for f in report:
+        age = "never ingested" if f.age_hours is None else f"{f.age_hours:.1f} h old"
+        print(f"{'STALE' if f.stale else 'fresh'}  {f.table:<32} {age:<18} (SLA {f.sla_hours:g} h)")
+    stale = [f.table for f in report if f.stale]
+    if stale:
+        raise StaleData(f"{len(stale)} table(s) older than their contract's freshness SLA: {', '.join(stale)}")
+    return 0
+
+
 def _cmd_table(settings: Settings, args: argparse.Namespace) -> int:
     from lakehouse import lake
 
@@ -212,6 +242,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--select", nargs="*")
     s.add_argument("--dry-run", action="store_true", help="compile only")
     s.set_defaults(fn=_cmd_transform)
+    s = sub.add_parser("dbt", help="any dbt command with the project's environment (bin/dbt; Airflow's Cosmos)")
+    s.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=_cmd_dbt)
     s = sub.add_parser("publish", help="disclosure gate -> CKAN (all datasets: also withdraws orphans)")
     s.add_argument("--dataset")
     s.add_argument(
@@ -233,6 +266,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=50)
     s.set_defaults(fn=_cmd_gateway)
     sub.add_parser("status", help="lake tables and portal").set_defaults(fn=_cmd_status)
+    s = sub.add_parser("maintain", help="compact and vacuum a zone's tables (retention from the contracts)")
+    s.add_argument("--zone", choices=["bronze", "quarantine", "silver", "gold"])
+    s.add_argument("--dry-run", action="store_true", help="list what vacuum would remove; change nothing")
+    s.set_defaults(fn=_cmd_maintain)
+    sub.add_parser("freshness", help="bronze tables vs their contract's freshness SLA (exit 3 if stale)").set_defaults(
+        fn=_cmd_freshness
+    )
     s = sub.add_parser("table", help="Delta table maintenance: history, time-travel read, compact, vacuum")
     s.add_argument("action", choices=["history", "read", "compact", "vacuum"])
     s.add_argument("table", help="path under the lake root, e.g. bronze/population/citizen")
@@ -244,15 +284,42 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Exit code 3: a failure a retry cannot fix (a contract, schema drift, the privacy gate): orchestrators
+# fail fast on it. Exit code 1: anything else, possibly transient (a source or the portal down).
+EXIT_PERMANENT = 3
+
+
+# By class name, so the CLI does not import Spark or the publisher to classify an error.
+PERMANENT_ERRORS = {
+    "ContractError",
+    "DisclosureError",
+    "DataPackageError",
+    "QualityThresholdExceeded",
+    "UploadTooLarge",
+}
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    return any(cls.__name__ in PERMANENT_ERRORS for cls in type(exc).__mro__)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dbt"]:  # everything after `dbt` is dbt's own (argparse would take --version etc.)
+        argv = ["dbt", "--", *argv[1:]]
     args = parser().parse_args(argv)
+    if args.verb == "dbt" and args.dbt_args[:1] == ["--"]:
+        args.dbt_args = args.dbt_args[1:]
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     settings = Settings.from_env()
     try:
         return args.fn(settings, args)
-    except (ContractError, RuntimeError, FileNotFoundError, ValueError) as exc:
+    except (ContractError, RuntimeError, FileNotFoundError, ValueError, OSError) as exc:
+        if _is_permanent(exc):
+            print(f"lakehouse {args.verb}: error (permanent, a retry will not help): {exc}", file=sys.stderr)
+            return EXIT_PERMANENT
         print(f"lakehouse {args.verb}: error: {exc}", file=sys.stderr)
         return 1
 

@@ -42,14 +42,47 @@ def dbt_vars() -> dict[str, object]:
     }
 
 
-def run_dbt(
-    settings: Settings, command: str = "build", select: list[str] | None = None, extra_vars: dict | None = None
-) -> int:
-    """`dbt <command>` over the project; returns dbt's exit code (output streams to the console)."""
-    dbt = Path(sys.executable).with_name("dbt")
-    args = [str(dbt), command, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
-    if command in ("build", "run", "test", "seed"):
-        args += ["--vars", json.dumps({**dbt_vars(), **(extra_vars or {})})]
-    if select:
-        args += ["--select", *select]
-    return subprocess.run(args, env=dbt_env(settings), cwd=DBT_PROJECT, check=False).returncode
+RUN_RESULTS = "run_results.json"
+
+
+def merged_results_path(settings: Settings) -> Path:
+    """Every dbt node's latest result, across whole builds and per-model runs (Airflow via Cosmos)."""
+    return settings.var_dir / "dbt" / RUN_RESULTS
+
+
+def _merge_results(settings: Settings, target: Path) -> None:
+    produced = target / RUN_RESULTS
+    if not produced.exists():
+        return
+    merged_path = merged_results_path(settings)
+    merged = json.loads(merged_path.read_text()) if merged_path.exists() else {}
+    for r in json.loads(produced.read_text()).get("results", []):
+        merged[r["unique_id"]] = {"status": r["status"], "at": r.get("timing", [{}])[-1].get("completed_at")}
+    merged_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = merged_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
+    tmp.replace(merged_path)
+
+
+def dbt(settings: Settings, args: list[str]) -> int:
+    """Any dbt command in the data virtualenv with the project's environment, vars from the contracts
+    (for commands that build) and the results merged for provenance. Airflow's Cosmos tasks call this
+    through bin/dbt, so no secret reaches the Airflow side."""
+    command = next((a for a in args if not a.startswith("-")), "")
+    args = list(args)
+    if command in ("build", "run", "test", "seed") and "--vars" not in args:
+        args += ["--vars", json.dumps(dbt_vars())]
+    if command and "--project-dir" not in args:
+        args += ["--project-dir", str(DBT_PROJECT)]
+    if command and "--profiles-dir" not in args:
+        args += ["--profiles-dir", str(DBT_PROJECT)]
+    project = Path(args[args.index("--project-dir") + 1]) if "--project-dir" in args else DBT_PROJECT
+    executable = Path(sys.executable).with_name("dbt")
+    code = subprocess.run([str(executable), *args], env=dbt_env(settings), cwd=project, check=False).returncode
+    _merge_results(settings, project / "target")
+    return code
+
+
+def run_dbt(settings: Settings, command: str = "build", select: list[str] | None = None) -> int:
+    """`dbt <command>` over the whole project; returns dbt's exit code (output streams to the console)."""
+    return dbt(settings, [command, *(["--select", *select] if select else [])])

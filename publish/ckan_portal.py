@@ -278,7 +278,7 @@ def publish_dataset(
         url = f"{portal.url}/dataset/{dataset.name}"
         try:
             organisation = _organisation(portal, dataset, dry_run)
-            checks = lineage.model_checks(dataset)
+            checks = lineage.model_checks(dataset, settings.var_dir / "dbt" / "run_results.json")
             verdict = "passed" if release.report.passed else "failed"
             wanted = dcat.package_fields(dataset, organisation, portal.url, release.facts, checks, verdict)
             current = portal.show("package_show", id=dataset.name)

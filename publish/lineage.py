@@ -43,9 +43,10 @@ def input_versions(dataset: Dataset, lake_root: Path, manifest: Path = MANIFEST)
     return out
 
 
-def model_checks(dataset: Dataset, target: Path = MANIFEST.parent) -> list[dict[str, str]]:
-    """The dbt tests attached to the dataset's model, with their status in dbt's last run
-    (run_results.json; 'not run' when absent). Empty when dbt has not compiled yet."""
+def model_checks(dataset: Dataset, results: Path | None = None, target: Path = MANIFEST.parent) -> list[dict[str, str]]:
+    """The dbt tests attached to the dataset's model, with their latest status: from the results every
+    dbt invocation merges into `results` (var/dbt/run_results.json: whole builds and Airflow's per-model
+    runs alike), else dbt's own run_results.json; 'not run' when neither has it."""
     manifest = target / "manifest.json"
     if not manifest.exists():
         return []
@@ -54,9 +55,10 @@ def model_checks(dataset: Dataset, target: Path = MANIFEST.parent) -> list[dict[
     if model is None:
         return []
     status: dict[str, str] = {}
-    run_results = target / "run_results.json"
-    if run_results.exists():
-        status = {r["unique_id"]: r["status"] for r in json.loads(run_results.read_text()).get("results", [])}
+    if (target / "run_results.json").exists():
+        status = {r["unique_id"]: r["status"] for r in json.loads((target / "run_results.json").read_text())["results"]}
+    if results is not None and results.exists():
+        status.update({k: v["status"] for k, v in json.loads(results.read_text()).items()})
     tests = [t for t in m.get("child_map", {}).get(model, []) if t.startswith("test.")]
     return sorted(
         ({"check": m["nodes"][t]["name"], "status": status.get(t, "not run")} for t in tests if t in m["nodes"]),

@@ -1,0 +1,82 @@
+"""Lake upkeep the maintenance DAG runs: compaction and vacuum per zone, with the retention the
+contracts state, and a freshness check of every bronze table against its contract's SLA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from deltalake import DeltaTable
+
+from data_contracts import source_tables
+from lakehouse import lake
+from lakehouse.config import Settings
+
+ZONES = ("bronze", "quarantine", "silver", "gold")
+DEFAULT_RETENTION_HOURS = 168.0
+
+
+class StaleData(RuntimeError):
+    """A table is older than its contract's freshness SLA (a retry will not refresh it)."""
+
+
+@dataclass(frozen=True)
+class Freshness:
+    table: str
+    path: Path
+    age_hours: float | None  # None: never ingested
+    sla_hours: float
+
+    @property
+    def stale(self) -> bool:
+        return self.age_hours is None or self.age_hours > self.sla_hours
+
+
+def zone_tables(settings: Settings, zone: str) -> list[tuple[Path, float]]:
+    """Delta tables of a zone with their retention (hours). Bronze and quarantine follow their source
+    contract; silver and gold keep the longest source retention, so time travel reaches as far back."""
+    root = settings.lake_root / zone
+    if zone in ("bronze", "quarantine"):
+        found = []
+        for t in source_tables():
+            path = t.bronze_path(settings.lake_root) if zone == "bronze" else t.quarantine_path(settings.lake_root)
+            if DeltaTable.is_deltatable(str(path)):
+                found.append((path, t.retention_hours or DEFAULT_RETENTION_HOURS))
+        return found
+    longest = max(
+        (t.retention_hours or DEFAULT_RETENTION_HOURS for t in source_tables()), default=DEFAULT_RETENTION_HOURS
+    )
+    return [(log.parent, longest) for log in sorted(root.glob("**/_delta_log"))] if root.exists() else []
+
+
+def maintain(settings: Settings, zone: str, dry_run: bool = False) -> list[str]:
+    """Compact, then vacuum, every table of the zone; one line per table."""
+    lines = []
+    for path, retention in zone_tables(settings, zone):
+        name = path.relative_to(settings.lake_root)
+        if dry_run:
+            files = lake.vacuum(path, int(retention), dry_run=True)
+            lines.append(f"{name}: would compact; would remove {len(files)} file(s) older than {retention:g} h")
+            continue
+        metrics = lake.compact(path)
+        files = lake.vacuum(path, int(retention), dry_run=False)
+        lines.append(
+            f"{name}: compacted {metrics.get('numFilesRemoved', 0)} -> {metrics.get('numFilesAdded', 0)} file(s); "
+            f"removed {len(files)} file(s) older than {retention:g} h"
+        )
+    return lines
+
+
+def freshness(settings: Settings, now: datetime | None = None) -> list[Freshness]:
+    now = now or datetime.now(UTC)
+    out = []
+    for t in source_tables():
+        path = t.bronze_path(settings.lake_root)
+        sla = t.freshness_hours or 24.0
+        if not DeltaTable.is_deltatable(str(path)):
+            out.append(Freshness(t.qualified_name, path, None, sla))
+            continue
+        committed = DeltaTable(str(path)).history(1)[0]["timestamp"] / 1000
+        out.append(Freshness(t.qualified_name, path, (now.timestamp() - committed) / 3600, sla))
+    return out
