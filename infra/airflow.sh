@@ -14,6 +14,8 @@ export AIRFLOW_HOME=${AIRFLOW_HOME:-$LAKEHOUSE_VAR/airflow}
 export AIRFLOW__CORE__DAGS_FOLDER=${AIRFLOW__CORE__DAGS_FOLDER:-$ROOT/dags}
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__UNIT_TEST_MODE=False
+# No usage telemetry from Cosmos (and no network here).
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY=False DO_NOT_TRACK=1 SCARF_ANALYTICS=false
 export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNING}
 # DAG files import the contracts (repo root) and call bin/lakehouse.
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -27,6 +29,15 @@ case "${1:-}" in
       airflow db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/migrate.log" >&2; exit 1; }
       touch "$AIRFLOW_HOME/.migrated"
     fi
+    # Cosmos renders the dbt tasks from dbt's manifest: parse the project when it changed.
+    manifest="$ROOT/dbt_project/target/manifest.json"
+    if [ ! -f "$manifest" ] || [ -n "$(find "$ROOT/dbt_project" "$ROOT/data_contracts" -newer "$manifest" \
+         \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' -o -name '*.py' \) -not -path '*/target/*' -print -quit)" ]; then
+      echo "[airflow] parsing the dbt project for Cosmos (dbt_project/target/manifest.json)"
+      "$ROOT/bin/dbt" parse --quiet >"$AIRFLOW_HOME/dbt-parse.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/dbt-parse.log" >&2; exit 1; }
+    fi
+    # One writer per DuckDB file: every dbt task and silver/gold maintenance share one slot.
+    airflow pools set lakehouse_duckdb 1 "one writer per DuckDB file (dbt, silver/gold upkeep)" >/dev/null 2>&1 || true
     ;;
   test)
     # `airflow dags test` can exit 0 after a failed task: judge by the DagRun's final state instead.

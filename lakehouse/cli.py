@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from data_contracts import ContractError, dataset, datasets, source_table, source_tables
 from data_contracts.registry import dataset_files, source_files, validate_all
@@ -317,11 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.fn(settings, args)
     except (ContractError, RuntimeError, FileNotFoundError, ValueError, OSError) as exc:
-        if _is_permanent(exc):
-            print(f"lakehouse {args.verb}: error (permanent, a retry will not help): {exc}", file=sys.stderr)
-            return EXIT_PERMANENT
-        print(f"lakehouse {args.verb}: error: {exc}", file=sys.stderr)
-        return 1
+        permanent = _is_permanent(exc)
+        line = f"lakehouse {args.verb}: error{' (permanent, a retry will not help)' if permanent else ''}: {exc}"
+        print(line, file=sys.stderr)
+        if os.environ.get("LAKEHOUSE_ERROR_FILE"):  # orchestrators read the reason from here
+            Path(os.environ["LAKEHOUSE_ERROR_FILE"]).write_text(line + "\n")
+        return EXIT_PERMANENT if permanent else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Airflow building blocks generated from the contracts (used by the thin files in dags/)."""

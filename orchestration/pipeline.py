@@ -1,0 +1,134 @@
+"""The pipeline's DAGs, generated from the contracts: one ingestion DAG per sector (a task per source
+table; schedule, owner and retries from the contracts), the dbt models, publishing, maintenance, and
+the whole chain in one DAG for manual runs and backfills. Assets link the stages: a bronze table's
+asset updates after its ingestion, the dbt run waits for bronze assets, publishing for gold ones."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG, AssetAny, Param
+
+from data_contracts import SourceTable, datasets, source_tables
+from orchestration import assets
+from orchestration.tasks import LakehouseOperator, lakehouse
+from orchestration.transform import DUCKDB_POOL, dbt_models
+
+START = datetime(2026, 1, 1)
+SCHEDULES = {"hourly": "@hourly", "daily": "@daily", "weekly": "@weekly", "monthly": "@monthly"}
+# One DAG run, one batch version: a retried ingest after a successful commit is a no-op.
+BATCH_VERSION = "{{ (logical_date or dag_run.run_after).int_timestamp }}"
+PARAMS = {
+    "full_refresh": Param(False, type="boolean", description="reload every incremental table as a snapshot"),
+    "full_refresh_tables": Param([], type="array", description='reload only these tables, e.g. ["citizen"]'),
+}
+
+
+def sectors() -> dict[str, list[SourceTable]]:
+    out: dict[str, list[SourceTable]] = {}
+    for t in source_tables():
+        out.setdefault(t.sector, []).append(t)
+    return dict(sorted(out.items()))
+
+
+def ingest_task(table: SourceTable, task_id: str | None = None) -> LakehouseOperator:
+    refresh = (
+        f"{{{{ ' --full-refresh' if params.full_refresh or '{table.table}' in params.full_refresh_tables else '' }}}}"
+    )
+    return lakehouse(
+        task_id or table.table,
+        f"ingest --sector {table.sector} --table {table.table} --batch-version {BATCH_VERSION}{refresh}",
+        retries=table.retries,
+        owner=table.owner or "data-engineering",
+        outlets=[assets.bronze(table)],
+    )
+
+
+def publish_tasks() -> list[LakehouseOperator]:
+    tasks = [lakehouse(f"publish__{d.name}", f"publish --dataset {d.name}") for d in datasets()]
+    # A dataset whose contract was removed is marked deleted on the portal (never purged).
+    return [*tasks, lakehouse("withdraw_removed_datasets", "publish --withdrawn-only")]
+
+
+def ingestion_dags() -> list[DAG]:
+    dags = []
+    for sector, tables in sectors().items():
+        frequencies = [SCHEDULES.get((t.frequency or "daily").lower(), "@daily") for t in tables]
+        schedule = min(frequencies, key=list(SCHEDULES.values()).index)
+        with DAG(
+            dag_id=f"ingest__{sector}",
+            description=f"{sector}: source tables -> bronze Delta (contracts in data_contracts/sources/{sector})",
+            schedule=schedule,
+            start_date=START,
+            catchup=False,
+            max_active_runs=1,
+            tags=["lakehouse", "ingest", sector],
+            params=PARAMS,
+        ) as dag:
+            for t in tables:
+                ingest_task(t)
+        dags.append(dag)
+    return dags
+
+
+def transform_dag() -> DAG:
+    with DAG(
+        dag_id="lakehouse_transform",
+        description="dbt: bronze -> silver -> gold, each model then its tests (Cosmos)",
+        schedule=AssetAny(*[assets.bronze(t) for t in source_tables()]),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["lakehouse", "dbt"],
+    ) as dag:
+        dbt_models() >> EmptyOperator(task_id="gold_published_to_lake", outlets=[assets.gold(d) for d in datasets()])
+    return dag
+
+
+def publish_dag() -> DAG:
+    with DAG(
+        dag_id="lakehouse_publish",
+        description="gold datasets -> disclosure gate -> CKAN",
+        schedule=AssetAny(*[assets.gold(d) for d in datasets()]),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["lakehouse", "publish"],
+    ) as dag:
+        publish_tasks()
+    return dag
+
+
+def maintenance_dag() -> DAG:
+    with DAG(
+        dag_id="lakehouse_maintenance",
+        description="compaction and vacuum per zone (retention from the contracts); freshness vs SLA",
+        schedule="@daily",
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["lakehouse", "maintenance"],
+    ) as dag:
+        for zone in ("bronze", "quarantine", "silver", "gold"):
+            lakehouse(f"maintain__{zone}", f"maintain --zone {zone}", pool=DUCKDB_POOL if zone != "bronze" else None)
+        lakehouse("freshness", "freshness")
+    return dag
+
+
+def chain_dag() -> DAG:
+    """Everything in one run (manual): every sector's tables, the dbt models, publishing."""
+    with DAG(
+        dag_id="national_open_data",
+        description="the whole chain in one run: sector databases -> bronze -> silver -> gold -> CKAN",
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["lakehouse", "open-data"],
+        params=PARAMS,
+    ) as dag:
+        ingest = [ingest_task(t, f"ingest__{t.sector}__{t.table}") for t in source_tables()]
+        models = dbt_models()
+        ingest >> models >> publish_tasks()
+    return dag
