@@ -1,0 +1,89 @@
+"""DAG runs through real Airflow (`airflow dags test`): one sector end to end; a stopped source is
+retried and then fails with its reason; a privacy failure fails at once, without retry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from data_contracts import dataset, source_tables
+from lakehouse.config import REPO_ROOT
+
+
+def _dags_test(dag_id: str, var: Path, **env: str) -> subprocess.CompletedProcess:
+    full_env = {
+        **os.environ,
+        "LAKEHOUSE_VAR": str(var),
+        "LAKE_ROOT": str(var / "lake"),
+        "AIRFLOW_HOME": str(var / "airflow"),
+        **env,
+    }
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "infra" / "airflow.sh"), "test", dag_id],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_one_sector_runs_end_to_end(tmp_path) -> None:
+    run = _dags_test("ingest__transport", tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for table in (t for t in source_tables() if t.sector == "transport"):
+        bronze = DeltaTable(str(table.bronze_path(tmp_path / "lake")))
+        assert bronze.version() == 0 and bronze.history(1)[0]["operation"], table.qualified_name
+    assert not (tmp_path / "alerts" / "alerts.jsonl").exists()
+
+
+@pytest.fixture
+def failing_gold(tmp_path) -> Path:
+    """A gold table with an unsuppressed cell of 3: the disclosure gate must refuse it."""
+    ds = dataset("population_by_province_age_sex")
+    gold = pa.table(
+        {
+            "province_code_2025": ["01", "01"],
+            "province_name_2025": ["Thành phố Hà Nội"] * 2,
+            "age_band": ["00-04", "05-09"],
+            "sex": ["male", "male"],
+            "population": pa.array([12, 3], pa.int64()),
+            "suppressed": [False, False],
+        }
+    )
+    write_deltalake(str(ds.gold_path(tmp_path / "lake")), gold)
+    summary = {
+        "dataset": ds.name,
+        "cells": 2,
+        "primary_suppressed": 0,
+        "complementary_suppressed": 0,
+        "smallest_published_count": 3,
+        "min_cell_count": 10,
+    }
+    write_deltalake(str(ds.disclosure_path(tmp_path / "lake")), pa.Table.from_pylist([summary]))
+    return tmp_path
+
+
+def test_a_stopped_source_is_retried_and_a_privacy_failure_is_not(failing_gold) -> None:
+    run = _dags_test(
+        "failure_modes",
+        failing_gold,
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO_ROOT / "tests" / "dags" / "fixtures"),
+        MARIADB_URL="mysql://root@127.0.0.1:1",  # the transport database is down
+        LAKEHOUSE_SOURCE_RETRIES="0",
+    )
+    assert run.returncode != 0 and "did not succeed" in run.stderr
+    alerts = {
+        a["task"]: a for a in map(json.loads, (failing_gold / "alerts" / "alerts.jsonl").read_text().splitlines())
+    }
+    down = alerts["ingest_source_down"]
+    assert down["try"] == 2 and not down["permanent"]  # retried once, then failed
+    assert "transport.vehicle_registration" in down["reason"] and "127.0.0.1:1" in down["reason"]
+    privacy = alerts["publish_privacy_failure"]
+    assert privacy["try"] == 1 and privacy["permanent"]  # retries=3 in the DAG, none used
+    assert "failed the disclosure gate" in privacy["reason"] and "population_by_province_age_sex" in privacy["reason"]
