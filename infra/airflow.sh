@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Airflow 3 for the local demo and tests: its own virtualenv (.venv-airflow), metadata in SQLite under
-# $LAKEHOUSE_VAR/airflow, DAGs from dags/. Production points AIRFLOW__DATABASE__SQL_ALCHEMY_CONN at
-# PostgreSQL and runs a scheduler; here `airflow dags test` runs a DAG without one.
-#   infra/airflow.sh init            migrate the metadata DB (once; quick afterwards)
-#   infra/airflow.sh test DAG_ID     run one DAG run end to end in-process
+# Airflow 3 for the local demo and tests: its own virtualenv (.venv-airflow), DAGs from dags/.
+#   infra/airflow.sh init            migrate the metadata DB (once; quick afterwards), parse dbt, pools
+#   infra/airflow.sh test DAG_ID     run one DAG run end to end in-process (SQLite in $LAKEHOUSE_VAR/airflow)
+#   infra/airflow.sh start | stop | status    scheduler + API server (airflow standalone, LocalExecutor)
+#                                    with a PostgreSQL metadata database (AIRFLOW_PG_DB=airflow), on
+#                                    AIRFLOW_PORT=8080; home $LAKEHOUSE_VAR/airflow-server
+#   infra/airflow.sh api trigger DAG_ID [--conf JSON] [--wait]    the REST API (infra/airflow_api.py)
 #   infra/airflow.sh <airflow args>  any airflow command with this environment
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +24,26 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$VENV/bin:$PATH"
 mkdir -p "$AIRFLOW_HOME"
 
+# Service mode (start / stop / status / api): its own home and a PostgreSQL metadata database.
+if [[ "${1:-}" =~ ^(start|stop|status|api)$ ]]; then
+  PG_HOST=${PG_HOST:-127.0.0.1}
+  PG_PORT=${PG_PORT:-5432}
+  AIRFLOW_PG_DB=${AIRFLOW_PG_DB:-airflow}
+  PORT=${AIRFLOW_PORT:-8080}
+  API="http://127.0.0.1:$PORT"
+  export AIRFLOW_HOME=${AIRFLOW_SERVER_HOME:-$LAKEHOUSE_VAR/airflow-server}
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg://postgres@$PG_HOST:$PG_PORT/$AIRFLOW_PG_DB"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC="postgresql+psycopg_async://postgres@$PG_HOST:$PG_PORT/$AIRFLOW_PG_DB"
+  export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+  export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
+  export AIRFLOW__API__PORT=$PORT AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__BASE_URL=$API
+  export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$API/execution/"
+  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin
+  export AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC=2 AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
+  PASSWORDS="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+  mkdir -p "$AIRFLOW_HOME"
+fi
+
 case "${1:-}" in
   init)
     if [ ! -f "$AIRFLOW_HOME/.migrated" ] || [ "$AIRFLOW_HOME/.migrated" -ot "$VENV/bin/airflow" ]; then
@@ -36,9 +58,50 @@ case "${1:-}" in
       echo "[airflow] parsing the dbt project for Cosmos (dbt_project/target/manifest.json)"
       "$ROOT/bin/dbt" parse --quiet >"$AIRFLOW_HOME/dbt-parse.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/dbt-parse.log" >&2; exit 1; }
     fi
-    # One writer per DuckDB file: every dbt task and silver/gold maintenance share one slot.
-    airflow pools set lakehouse_duckdb 1 "one writer per DuckDB file (dbt, silver/gold upkeep)" >/dev/null 2>&1 || true
+    if [ ! -f "$AIRFLOW_HOME/.pools-1" ]; then
+      # One writer per DuckDB file (dbt, silver/gold upkeep); Spark JVMs at once on this machine.
+      airflow pools set lakehouse_duckdb 1 "one writer per DuckDB file (dbt, silver/gold upkeep)" >/dev/null
+      airflow pools set lakehouse_spark "${LAKEHOUSE_SPARK_SLOTS:-2}" "Spark ingestion jobs at once" >/dev/null
+      touch "$AIRFLOW_HOME/.pools-1"
+    fi
     ;;
+  start)
+    # The real thing: scheduler, DAG processor, triggerer and API server (airflow standalone) with a
+    # PostgreSQL metadata database and the LocalExecutor. Idempotent; the UI and REST API on $PORT.
+    if curl -sf -o /dev/null "$API/api/v2/monitor/health"; then
+      echo "[airflow] already running: $API"; exit 0
+    fi
+    if [ "$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$AIRFLOW_PG_DB'")" != 1 ]; then
+      createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "$AIRFLOW_PG_DB"
+      rm -f "$AIRFLOW_HOME/.migrated" "$AIRFLOW_HOME/.pools-1"
+    fi
+    "$0" init
+    echo "[airflow] starting the scheduler and API server on $API (log: $AIRFLOW_HOME/standalone.log)"
+    nohup airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
+    echo $! >"$AIRFLOW_HOME/standalone.pid"
+    for _ in $(seq 1 240); do
+      curl -sf -o /dev/null "$API/api/v2/monitor/health" && [ -s "$PASSWORDS" ] && break
+      kill -0 "$(cat "$AIRFLOW_HOME/standalone.pid")" 2>/dev/null || { tail -30 "$AIRFLOW_HOME/standalone.log" >&2; exit 1; }
+      sleep 0.5
+    done
+    curl -sf -o /dev/null "$API/api/v2/monitor/health" || { tail -30 "$AIRFLOW_HOME/standalone.log" >&2; exit 1; }
+    echo "[airflow] ready: UI $API (user admin; password in $PASSWORDS)"
+    ;;
+  stop)
+    if [ -f "$AIRFLOW_HOME/standalone.pid" ] && kill -0 "$(cat "$AIRFLOW_HOME/standalone.pid")" 2>/dev/null; then
+      pid=$(cat "$AIRFLOW_HOME/standalone.pid")
+      echo "[airflow] stopping (pid $pid)"
+      kill -- -"$(ps -o pgid= "$pid" | tr -d ' ')" 2>/dev/null || kill "$pid"
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    fi
+    rm -f "$AIRFLOW_HOME/standalone.pid"
+    ;;
+  status)
+    curl -sf -o /dev/null "$API/api/v2/monitor/health" && echo "Airflow     up   $API" || echo "Airflow     down $API" ;;
+  api)
+    # REST API client (trigger, wait): infra/airflow_api.py
+    shift
+    exec "$VENV/bin/python" "$ROOT/infra/airflow_api.py" --url "$API" --password-file "$PASSWORDS" "$@" ;;
   test)
     # `airflow dags test` can exit 0 after a failed task: judge by the DagRun's final state instead.
     shift
@@ -53,7 +116,7 @@ case "${1:-}" in
     fi
     ;;
   "")
-    echo "usage: $0 init | test DAG_ID | <airflow args>" >&2; exit 2 ;;
+    echo "usage: $0 init | test DAG_ID | start | stop | status | api trigger|wait … | <airflow args>" >&2; exit 2 ;;
   *)
     exec airflow "$@" ;;
 esac
