@@ -77,7 +77,7 @@ case "${1:-}" in
     fi
     "$0" init
     echo "[airflow] starting the scheduler and API server on $API (log: $AIRFLOW_HOME/standalone.log)"
-    nohup airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 &
+    setsid nohup airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 & # own process group: stop kills it whole
     echo $! >"$AIRFLOW_HOME/standalone.pid"
     for _ in $(seq 1 240); do
       curl -sf -o /dev/null "$API/api/v2/monitor/health" && [ -s "$PASSWORDS" ] && break
@@ -91,8 +91,9 @@ case "${1:-}" in
     if [ -f "$AIRFLOW_HOME/standalone.pid" ] && kill -0 "$(cat "$AIRFLOW_HOME/standalone.pid")" 2>/dev/null; then
       pid=$(cat "$AIRFLOW_HOME/standalone.pid")
       echo "[airflow] stopping (pid $pid)"
-      kill -- -"$(ps -o pgid= "$pid" | tr -d ' ')" 2>/dev/null || kill "$pid"
-      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -- -"$pid" 2>/dev/null || kill "$pid"  # its process group (setsid above)
+      for _ in $(seq 1 60); do kill -0 -- -"$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -9 -- -"$pid" 2>/dev/null || true
     fi
     rm -f "$AIRFLOW_HOME/standalone.pid"
     ;;
