@@ -20,10 +20,11 @@ bench: setup  ## benchmarks; each prints its ratio on its last line
 	bash bench/run.sh
 
 status:
-	bash infra/services.sh status; bash infra/ckan.sh status; bash infra/gateway.sh status; bin/lakehouse status
+	bash infra/services.sh status; bash infra/ckan.sh status; bash infra/gateway.sh status; bash infra/airflow.sh status; bin/lakehouse status
 
-stop:  ## stop the SQL gateway, the demo, test and benchmark CKAN portals and their Solr stand-ins (by PID); databases stay up
+stop:  ## stop the SQL gateway, Airflow, the demo, test and benchmark CKAN portals and their Solr stand-ins (by PID); databases stay up
 	bash infra/gateway.sh stop
+	bash infra/airflow.sh stop
 	bash infra/ckan.sh stop
 	CKAN_PORT=$${TEST_CKAN_PORT:-5055} SOLR_PORT=$${TEST_SOLR_PORT:-8984} CKAN_DIR=$(CURDIR)/var/ckan-test bash infra/ckan.sh stop
 	CKAN_PORT=$${BENCH_CKAN_PORT:-5077} SOLR_PORT=$${BENCH_SOLR_PORT:-8977} CKAN_DIR=$(CURDIR)/var/ckan-bench bash infra/ckan.sh stop

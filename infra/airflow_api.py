@@ -62,7 +62,7 @@ class Api:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=-run_after&limit=20")["dag_runs"]
 
     def wait(self, dag_id: str, run_id: str | None, since: str | None, timeout: float) -> dict:
-        """Until the run (or the newest run created after `since`) has finished; its final record."""
+        """Until the run (or the first run created after `since`) has finished; its final record."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = [
@@ -70,8 +70,9 @@ class Api:
                 for r in self.runs(dag_id)
                 if (run_id and r["dag_run_id"] == run_id) or (not run_id and since and r["run_after"] >= since)
             ]
-            if found and found[0]["state"] in DONE and not any(r["state"] not in DONE for r in found):
-                return found[0]
+            first = sorted(found, key=lambda r: r["run_after"])[:1]  # the first run since then
+            if first and first[0]["state"] in DONE:
+                return first[0]
             time.sleep(3)
         raise SystemExit(f"[airflow] {dag_id}: no finished run within {timeout:g} s")
 
@@ -90,7 +91,7 @@ def main() -> int:
     t.add_argument("--conf", default="{}")
     t.add_argument("--wait", action="store_true")
     t.add_argument("--timeout", type=float, default=1800)
-    w = sub.add_parser("wait", help="the newest runs of a DAG created after --since (asset-triggered)")
+    w = sub.add_parser("wait", help="the first run of a DAG created after --since (asset-triggered)")
     w.add_argument("dag_id")
     w.add_argument("--since", required=True)
     w.add_argument("--timeout", type=float, default=1800)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: seed the sector databases, run national_open_data through Airflow, print where to look.
+# make demo: seed the sector databases, run every DAG through the real Airflow scheduler, print where to look.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -7,16 +7,18 @@ SCALE=${1:-20000}
 bash infra/services.sh start
 bash infra/ckan.sh start
 bin/lakehouse seed --scale "$SCALE"
-LOG="${LAKEHOUSE_VAR:-$ROOT/var}/demo-airflow.log"
-echo "[demo] running DAG national_open_data through Airflow (airflow dags test); log: $LOG"
-# The seed rebuilt the sources, so the run reloads incremental tables in full (conf full_refresh).
-bash infra/airflow.sh test national_open_data --conf '{"full_refresh": true}' >"$LOG" 2>&1 || {
-  grep -E "ERROR|error:|Traceback|failed" "$LOG" | tail -20 >&2
-  echo "[demo] the Airflow run failed; full log: $LOG" >&2
-  exit 1
-}
-grep -oE "running task <TaskInstance: national_open_data\.[a-z0-9_]+" "$LOG" | sed 's/.*national_open_data\./[demo]   ran /' || true
-grep -oE "DagRun Finished: .*" "$LOG" | grep -oE "dag_id=[a-z_]+|run_duration=[0-9]+|state=[a-z]+" | tr '\n' ' ' | sed 's/^/[demo] DAG run finished: /'; echo
+# The real scheduler (PostgreSQL metadata, LocalExecutor), driven through its REST API: every sector's
+# ingestion DAG, then the asset-triggered dbt DAG (Cosmos, a task per model) and the publishing DAG.
+bash infra/airflow.sh start
+since=$(date -u +%Y-%m-%dT%H:%M:%S)
+bash infra/airflow.sh api unpause lakehouse_transform lakehouse_publish
+sectors=$(bin/lakehouse contracts | awk '$1 == "source" { split($2, a, "."); print "ingest__" a[1] }' | sort -u | tr '\n' ' ')
+echo "[demo] triggering $sectors (full refresh: the seed rebuilt the sources)"
+# shellcheck disable=SC2086
+bash infra/airflow.sh api trigger $sectors --conf '{"full_refresh": true}' --wait
+echo "[demo] waiting for the asset-triggered dbt run (lakehouse_transform) and publishing (lakehouse_publish)"
+bash infra/airflow.sh api wait lakehouse_transform --since "$since"
+bash infra/airflow.sh api wait lakehouse_publish --since "$since"
 bin/lakehouse status
 echo "[demo] republish plan (unchanged data: every file skips):"
 bin/lakehouse publish --dry-run | grep -E "^plan:" || true
@@ -33,4 +35,5 @@ echo "Lake (Delta):      ${LAKE_ROOT:-${LAKEHOUSE_VAR:-$ROOT/var}/lake}  (bronze
 echo "SQL gateway:       psql \"host=${LAKEHOUSE_GATEWAY_HOST:-127.0.0.1} port=${LAKEHOUSE_GATEWAY_PORT:-6543} user=ministry-of-health dbname=lakehouse\""
 echo "                   password: bash infra/gateway.sh password ministry-of-health   (all: ${LAKEHOUSE_GATEWAY_PASSWORDS_FILE:-~/.config/lakehouse/gateway-passwords.json})"
 echo "                   or simply: bash infra/gateway.sh psql ministry-of-health     audit: bin/lakehouse gateway audit"
-echo "Stop the portal and the gateway:   make stop"
+echo "Airflow UI:        http://127.0.0.1:${AIRFLOW_PORT:-8080}   user admin, password in ${LAKEHOUSE_VAR:-$ROOT/var}/airflow-server/simple_auth_manager_passwords.json.generated"
+echo "Stop everything:   make stop"
