@@ -64,14 +64,14 @@ def _merge_results(settings: Settings, target: Path) -> None:
     tmp.replace(merged_path)
 
 
-def dbt(settings: Settings, args: list[str]) -> int:
+def dbt(settings: Settings, args: list[str], extra_vars: dict | None = None) -> int:
     """Any dbt command in the data virtualenv with the project's environment, vars from the contracts
     (for commands that build) and the results merged for provenance. Airflow's Cosmos tasks call this
     through bin/dbt, so no secret reaches the Airflow side."""
     command = next((a for a in args if not a.startswith("-")), "")
     args = list(args)
     if command in ("build", "run", "test", "seed") and "--vars" not in args:
-        args += ["--vars", json.dumps(dbt_vars())]
+        args += ["--vars", json.dumps({**dbt_vars(), **(extra_vars or {})})]
     if command and "--project-dir" not in args:
         args += ["--project-dir", str(DBT_PROJECT)]
     if command and "--profiles-dir" not in args:
@@ -83,6 +83,8 @@ def dbt(settings: Settings, args: list[str]) -> int:
     return code
 
 
-def run_dbt(settings: Settings, command: str = "build", select: list[str] | None = None) -> int:
-    """`dbt <command>` over the whole project; returns dbt's exit code (output streams to the console)."""
-    return dbt(settings, [command, *(["--select", *select] if select else [])])
+def run_dbt(
+    settings: Settings, command: str = "build", select: list[str] | None = None, extra_vars: dict | None = None
+) -> int:
+    """`dbt <command>` over the project (or `select`); returns dbt's exit code (output on the console)."""
+    return dbt(settings, [command, *(["--select", *select] if select else [])], extra_vars)

@@ -12,8 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from orchestration.alerts import task_failed
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from pathlib import Path
@@ -59,7 +60,15 @@ def test_the_dag_graph_matches_the_snapshot(dagbag: DagBag) -> None:
     if os.environ.get("UPDATE_DAG_SNAPSHOT") or not SNAPSHOT.exists():
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(graph, indent=1, sort_keys=True) + "\n")
-    assert graph == json.loads(SNAPSHOT.read_text())
+    pinned = json.loads(SNAPSHOT.read_text())
+    diff = difflib.unified_diff(
+        json.dumps(pinned, indent=1, sort_keys=True).splitlines(),
+        json.dumps(graph, indent=1, sort_keys=True).splitlines(),
+        "snapshot",
+        "generated now",
+        lineterm="",
+    )
+    assert graph == pinned, "the DAG graph changed (UPDATE_DAG_SNAPSHOT=1 to accept):\n" + "\n".join(diff)
 
 
 def test_each_sector_dag_has_a_task_per_contract_table(dagbag: DagBag) -> None:
