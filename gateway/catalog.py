@@ -161,6 +161,15 @@ def _build(relations: dict[str, dict[str, str]], ministry: str) -> duckdb.DuckDB
     return con
 
 
+def _reads_outside_the_catalog(text: str) -> bool:
+    """Table functions (duckdb_settings(), read_text(), …) answer nothing here: only catalog tables."""
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return True
+    return any(not isinstance(t.this, exp.Identifier) for t in tree.find_all(exp.Table))
+
+
 class Catalog:
     """The catalog of one connection (built lazily: most connections never browse)."""
 
@@ -187,6 +196,8 @@ class Catalog:
         statements = self._con.extract_statements(text)
         if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
             raise QueryError("catalog queries must be a single SELECT", "42501")
+        if _reads_outside_the_catalog(text):
+            return self._empty(sql)
         try:
             cursor = self._con.cursor()
             cursor.execute(text)

@@ -141,6 +141,17 @@ def test_escape_attempts_are_denied_and_audited(gateway, ministry, sql, reason) 
     assert last["ministry"] == ministry and last["allowed"] is False and reason in last["reason"]
 
 
+def test_catalog_queries_see_only_the_catalog(gateway) -> None:
+    for sql in (
+        "SELECT * FROM read_text('/etc/passwd'), pg_catalog.pg_class",
+        "SELECT name, value FROM duckdb_settings(), pg_catalog.pg_namespace",
+        "SELECT * FROM pg_catalog.pg_class c, delta_scan('{lake}/silver/population/residents') r",
+    ):
+        assert _query(gateway, HEALTH, sql.format(lake=gateway.lake)) == []
+    names = {r[0] for r in _query(gateway, EDUCATION, "SELECT relname FROM pg_catalog.pg_class")}
+    assert "education_enrolments" in names and "health_insurance_cards" not in names
+
+
 def test_a_denial_never_says_whether_a_hidden_relation_exists(gateway) -> None:
     with pytest.raises(errors.InsufficientPrivilege) as existing:
         _query(gateway, EDUCATION, "SELECT * FROM silver.health_insurance_cards")
