@@ -88,12 +88,20 @@ class Session:
         self.portals: dict[str, Portal] = {}
         self.skip_until_sync = False
         self.tx = TransactionStatus.IDLE
+        self.out = bytearray()
         peer = writer.get_extra_info("peername")
         self.client = f"{peer[0]}:{peer[1]}" if peer else "?"
 
     def send(self, *msgs: m.PGMessage) -> None:
         for msg in msgs:
-            self.writer.write(self.conn.send(msg))
+            self.out += self.conn.send(msg)
+
+    async def flush(self) -> None:
+        """One write per batch of client messages (a message per syscall costs more than the query)."""
+        if self.out:
+            self.writer.write(bytes(self.out))
+            self.out.clear()
+        await self.writer.drain()
 
     def error(self, message: str, sqlstate: str, severity: str = "ERROR") -> None:
         self.send(m.ErrorResponse(fields={"S": severity, "V": severity, "C": sqlstate, "M": message}))
@@ -106,8 +114,9 @@ class Session:
                     return
                 for msg in self.conn.receive(data):
                     if await self.on_message(msg) is False:
+                        await self.flush()
                         return
-                await self.writer.drain()
+                await self.flush()
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         except Exception:  # a protocol bug must not take the server down
@@ -120,7 +129,7 @@ class Session:
     async def on_message(self, msg: m.PGMessage) -> bool | None:
         if isinstance(msg, m.SSLRequest):
             self.send(m.SSLResponse(accepted=self.gw.tls is not None))
-            await self.writer.drain()
+            await self.flush()
             if self.gw.tls is not None:
                 await self.writer.start_tls(self.gw.tls)
             return None
@@ -281,7 +290,7 @@ class Session:
                     encoded = encode(value)
                     body += struct.pack("!i", len(encoded)) + encoded
             out += b"D" + struct.pack("!i", len(body) + 4) + body
-        self.writer.write(bytes(out))
+        self.out += out
         return end - start
 
     @staticmethod
