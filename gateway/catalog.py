@@ -40,7 +40,13 @@ CATALOG_QUERY = re.compile(
 SHOW = re.compile(r"^\s*show\s+([a-z_]+)\s*;?\s*$", re.IGNORECASE)
 NAMESPACES = {"gold": 16001, "silver": 16002, "pg_catalog": 11, "information_schema": 13000}
 OWNER = "lakehouse"
+# OIDs of the catalogs clients name as 'pg_class'::regclass (pgJDBC's getTables, DBeaver).
+CATALOG_OIDS = {"pg_class": 1259, "pg_namespace": 2615, "pg_attribute": 1249, "pg_type": 1247, "pg_proc": 1255}
 REWRITES = [
+    (
+        re.compile(r"'(?:pg_catalog\.)?(\w+)'\s*::\s*(?:pg_catalog\.)?regclass", re.IGNORECASE),
+        lambda m: str(CATALOG_OIDS.get(m.group(1).lower(), 0)),
+    ),
     (re.compile(r"OPERATOR\s*\(\s*pg_catalog\.([^)\s]+)\s*\)", re.IGNORECASE), r"\1"),
     (re.compile(r"COLLATE\s+(pg_catalog\.)?\"?(default|C)\"?", re.IGNORECASE), ""),
     (re.compile(r"::\s*(pg_catalog\.)?(regclass|regtype|regnamespace|regproc|regprocedure)\b", re.IGNORECASE), ""),

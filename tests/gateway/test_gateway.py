@@ -141,6 +141,30 @@ def test_escape_attempts_are_denied_and_audited(gateway, ministry, sql, reason) 
     assert last["ministry"] == ministry and last["allowed"] is False and reason in last["reason"]
 
 
+JDBC_GET_TABLES = """SELECT NULL AS TABLE_CAT, n.nspname AS TABLE_SCHEM, c.relname AS TABLE_NAME,
+ CASE n.nspname ~ '^pg_' OR n.nspname = 'information_schema' WHEN true THEN NULL
+ WHEN false THEN CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED TABLE' WHEN 'v' THEN 'VIEW'
+ ELSE NULL END ELSE NULL END AS TABLE_TYPE, d.description AS REMARKS
+ FROM pg_catalog.pg_namespace n, pg_catalog.pg_class c
+ LEFT JOIN pg_catalog.pg_description d ON (c.oid = d.objoid AND d.objsubid = 0 and d.classoid = 'pg_class'::regclass)
+ WHERE c.relnamespace = n.oid AND (false OR ( c.relkind IN ('r','p') AND n.nspname !~ '^pg_'
+ AND n.nspname <> 'information_schema' ) ) ORDER BY TABLE_TYPE,TABLE_SCHEM,TABLE_NAME"""
+
+
+def test_bi_tools_browse_granted_tables_the_way_jdbc_asks(gateway) -> None:
+    rows = _query(gateway, EDUCATION, JDBC_GET_TABLES)  # pgJDBC's DatabaseMetaData.getTables (DBeaver, BI)
+    listed = {(r[1], r[2]) for r in rows}
+    assert ("silver", "education_enrolments") in listed and ("gold", "population_by_province_age_sex") in listed
+    assert not any(name.startswith("health_") for _, name in listed) and {r[3] for r in rows} == {"TABLE"}
+    columns = _query(
+        gateway,
+        EDUCATION,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'silver' AND table_name = 'education_enrolments' ORDER BY ordinal_position",
+    )
+    assert ("enrolled_on", "date") in columns
+
+
 def test_catalog_queries_see_only_the_catalog(gateway) -> None:
     for sql in (
         "SELECT * FROM read_text('/etc/passwd'), pg_catalog.pg_class",
