@@ -5,8 +5,6 @@ asset updates after its ingestion, the dbt run waits for bronze assets, publishi
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, AssetAll, Param
 
@@ -15,7 +13,8 @@ from orchestration import assets
 from orchestration.tasks import LakehouseOperator, lakehouse
 from orchestration.transform import DUCKDB_POOL, dbt_models
 
-START = datetime(2026, 1, 1)
+# No start_date: an unpaused DAG waits for its next scheduled time instead of running the latest
+# missed one at once (CronTriggerTimetable, run_immediately=False), so a manual run is not doubled.
 SPARK_POOL = "lakehouse_spark"  # Spark JVMs at once (2 on a 2-core machine; raise it on a cluster)
 SCHEDULES = {"hourly": "@hourly", "daily": "@daily", "weekly": "@weekly", "monthly": "@monthly"}
 # One DAG run, one batch version: a retried ingest after a successful commit is a no-op.
@@ -62,7 +61,6 @@ def ingestion_dags() -> list[DAG]:
             dag_id=f"ingest__{sector}",
             description=f"{sector}: source tables -> bronze Delta (contracts in data_contracts/sources/{sector})",
             schedule=schedule,
-            start_date=START,
             catchup=False,
             max_active_runs=1,
             tags=["lakehouse", "ingest", sector],
@@ -81,7 +79,6 @@ def transform_dag() -> DAG:
         # Once every source table has landed since the last build: one consistent rebuild per cycle
         # (cross-sector datasets need all sectors); a sector that stalls is flagged by the freshness check.
         schedule=AssetAll(*[assets.bronze(t) for t in source_tables()]),
-        start_date=START,
         catchup=False,
         max_active_runs=1,
         tags=["lakehouse", "dbt"],
@@ -95,7 +92,6 @@ def publish_dag() -> DAG:
         dag_id="lakehouse_publish",
         description="gold datasets -> disclosure gate -> CKAN",
         schedule=AssetAll(*[assets.gold(d) for d in datasets()]),
-        start_date=START,
         catchup=False,
         max_active_runs=1,
         tags=["lakehouse", "publish"],
@@ -109,7 +105,6 @@ def maintenance_dag() -> DAG:
         dag_id="lakehouse_maintenance",
         description="compaction and vacuum per zone (retention from the contracts); freshness vs SLA",
         schedule="@daily",
-        start_date=START,
         catchup=False,
         max_active_runs=1,
         tags=["lakehouse", "maintenance"],
@@ -126,7 +121,6 @@ def chain_dag() -> DAG:
         dag_id="national_open_data",
         description="the whole chain in one run: sector databases -> bronze -> silver -> gold -> CKAN",
         schedule=None,
-        start_date=START,
         catchup=False,
         max_active_runs=1,
         tags=["lakehouse", "open-data"],
