@@ -4,8 +4,11 @@ so `make test` never rewrites what `make demo` published."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -38,14 +41,37 @@ TEST_PORTAL_ENV = {
 }
 
 
+def _free(port: str) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", int(port))) != 0
+
+
+def _any_free_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
-def ckan_portal() -> Portal:
-    """A real CKAN 2.12 (+ test-only Solr stand-in), started once and left running for reruns."""
+def ckan_portal() -> Iterator[Portal]:
+    """A real CKAN 2.12 (+ test-only Solr stand-in) for the session. A portal this folder left running
+    is reused; ports held by anything else (another clone's portal) are swapped for free ones. What
+    the session started, it stops, so no portal outlives the run that needs it."""
+    token_file = Path(TEST_PORTAL_ENV["CKAN_DIR"]) / "api_token"
+    ours = token_file.exists() and (Path(TEST_PORTAL_ENV["CKAN_DIR"]) / "ckan.pid").exists()
+    for key in ("CKAN_PORT", "SOLR_PORT"):
+        if not ours and not _free(TEST_PORTAL_ENV[key]):
+            TEST_PORTAL_ENV[key] = _any_free_port()
     env = {**os.environ, **TEST_PORTAL_ENV}
     env.pop("CKAN_URL", None)
     env.pop("CKAN_HOST", None)
     script = str(REPO_ROOT / "infra" / "ckan.sh")
+    was_up = subprocess.run(["bash", script, "status"], env=env, capture_output=True, text=True).stdout.startswith(
+        "CKAN        up"
+    )
     subprocess.run(["bash", script, "start"], env=env, check=True, timeout=300)
     url = subprocess.run(["bash", script, "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
     token = subprocess.run(["bash", script, "token"], env=env, check=True, capture_output=True, text=True).stdout
-    return Portal(url=url, token=token.strip())
+    yield Portal(url=url, token=token.strip())
+    if not was_up:
+        subprocess.run(["bash", script, "stop"], env=env, check=False, timeout=120)
