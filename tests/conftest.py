@@ -59,9 +59,10 @@ def ckan_portal() -> Iterator[Portal]:
     the session started, it stops, so no portal outlives the run that needs it."""
     token_file = Path(TEST_PORTAL_ENV["CKAN_DIR"]) / "api_token"
     ours = token_file.exists() and (Path(TEST_PORTAL_ENV["CKAN_DIR"]) / "ckan.pid").exists()
-    for key in ("CKAN_PORT", "SOLR_PORT"):
-        if not ours and not _free(TEST_PORTAL_ENV[key]):
-            TEST_PORTAL_ENV[key] = _any_free_port()
+    if not ours and not (_free(TEST_PORTAL_ENV["CKAN_PORT"]) and _free(TEST_PORTAL_ENV["SOLR_PORT"])):
+        # Another clone's portal holds the ports (and its database): run a separate one beside it.
+        TEST_PORTAL_ENV["CKAN_PORT"], TEST_PORTAL_ENV["SOLR_PORT"] = _any_free_port(), _any_free_port()
+        TEST_PORTAL_ENV["CKAN_DB"] = f"{TEST_PORTAL_ENV['CKAN_DB']}_{TEST_PORTAL_ENV['CKAN_PORT']}"
     env = {**os.environ, **TEST_PORTAL_ENV}
     env.pop("CKAN_URL", None)
     env.pop("CKAN_HOST", None)
