@@ -25,6 +25,19 @@ PARAMS = {
 }
 
 
+def _dag(dag_id: str, description: str, schedule: object, tags: list[str], **kwargs: object) -> DAG:
+    """Every lakehouse DAG: no catch-up, one run at a time, tagged `lakehouse`."""
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        schedule=schedule,
+        catchup=False,
+        max_active_runs=1,
+        tags=["lakehouse", *tags],
+        **kwargs,
+    )
+
+
 def sectors() -> dict[str, list[SourceTable]]:
     out: dict[str, list[SourceTable]] = {}
     for t in source_tables():
@@ -57,13 +70,11 @@ def ingestion_dags() -> list[DAG]:
     for sector, tables in sectors().items():
         frequencies = [SCHEDULES.get((t.frequency or "daily").lower(), "@daily") for t in tables]
         schedule = min(frequencies, key=list(SCHEDULES.values()).index)
-        with DAG(
-            dag_id=f"ingest__{sector}",
-            description=f"{sector}: source tables -> bronze Delta (contracts in data_contracts/sources/{sector})",
-            schedule=schedule,
-            catchup=False,
-            max_active_runs=1,
-            tags=["lakehouse", "ingest", sector],
+        with _dag(
+            f"ingest__{sector}",
+            f"{sector}: source tables -> bronze Delta (contracts in data_contracts/sources/{sector})",
+            schedule,
+            ["ingest", sector],
             params=PARAMS,
         ) as dag:
             for t in tables:
@@ -73,41 +84,35 @@ def ingestion_dags() -> list[DAG]:
 
 
 def transform_dag() -> DAG:
-    with DAG(
-        dag_id="lakehouse_transform",
-        description="dbt: bronze -> silver -> gold, each model then its tests (Cosmos)",
+    with _dag(
+        "lakehouse_transform",
+        "dbt: bronze -> silver -> gold, each model then its tests (Cosmos)",
         # Once every source table has landed since the last build: one consistent rebuild per cycle
         # (cross-sector datasets need all sectors); a sector that stalls is flagged by the freshness check.
-        schedule=AssetAll(*[assets.bronze(t) for t in source_tables()]),
-        catchup=False,
-        max_active_runs=1,
-        tags=["lakehouse", "dbt"],
+        AssetAll(*[assets.bronze(t) for t in source_tables()]),
+        ["dbt"],
     ) as dag:
         dbt_models() >> EmptyOperator(task_id="gold_published_to_lake", outlets=[assets.gold(d) for d in datasets()])
     return dag
 
 
 def publish_dag() -> DAG:
-    with DAG(
-        dag_id="lakehouse_publish",
-        description="gold datasets -> disclosure gate -> CKAN",
-        schedule=AssetAll(*[assets.gold(d) for d in datasets()]),
-        catchup=False,
-        max_active_runs=1,
-        tags=["lakehouse", "publish"],
+    with _dag(
+        "lakehouse_publish",
+        "gold datasets -> disclosure gate -> CKAN",
+        AssetAll(*[assets.gold(d) for d in datasets()]),
+        ["publish"],
     ) as dag:
         publish_tasks()
     return dag
 
 
 def maintenance_dag() -> DAG:
-    with DAG(
-        dag_id="lakehouse_maintenance",
-        description="compaction and vacuum per zone (retention from the contracts); freshness vs SLA",
-        schedule="@daily",
-        catchup=False,
-        max_active_runs=1,
-        tags=["lakehouse", "maintenance"],
+    with _dag(
+        "lakehouse_maintenance",
+        "compaction and vacuum per zone (retention from the contracts); freshness vs SLA",
+        "@daily",
+        ["maintenance"],
     ) as dag:
         for zone in ("bronze", "quarantine", "silver", "gold"):
             lakehouse(f"maintain__{zone}", f"maintain --zone {zone}", pool=DUCKDB_POOL if zone != "bronze" else None)
@@ -117,13 +122,11 @@ def maintenance_dag() -> DAG:
 
 def chain_dag() -> DAG:
     """Everything in one run (manual): every sector's tables, the dbt models, publishing."""
-    with DAG(
-        dag_id="national_open_data",
-        description="the whole chain in one run: sector databases -> bronze -> silver -> gold -> CKAN",
-        schedule=None,
-        catchup=False,
-        max_active_runs=1,
-        tags=["lakehouse", "open-data"],
+    with _dag(
+        "national_open_data",
+        "the whole chain in one run: sector databases -> bronze -> silver -> gold -> CKAN",
+        None,
+        ["open-data"],
         params=PARAMS,
     ) as dag:
         # No asset events from here: the chain builds and publishes itself, nothing downstream re-runs.
