@@ -27,6 +27,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from data_contracts import Dataset
+from lakehouse import releases
 from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.lake import read_table
 from publish import dcat, disclosure, exports, lineage
@@ -86,6 +87,7 @@ class Release:
     facts: dict[str, Any]
     report: disclosure.DisclosureReport
     files: list[exports.Export]
+    table: pa.Table  # the rows released, kept in the release log for later audits
 
 
 def ministry_title(slug: str) -> str:
@@ -143,7 +145,7 @@ def prepare(settings: Settings, dataset: Dataset, out_dir: Path) -> Release:
     report.raise_if_failed(report_files[1].path)
     homepage = f"{settings.ckan_url.rstrip('/')}/dataset/{dataset.name}"
     files = exports.write_all(dataset, table, report, out_dir, homepage)
-    return Release(dataset, table.num_rows, gold_version, facts, report, files)
+    return Release(dataset, table.num_rows, gold_version, facts, report, files, table)
 
 
 def _normalise(value: Any) -> Any:
@@ -284,12 +286,16 @@ def publish_dataset(
             current = portal.show("package_show", id=dataset.name)
             action, steps = plan(release, wanted, current)
             result = PublishResult(dataset.name, url, release.gold_version, release.rows, action, steps, dry_run)
-            if dry_run or action == "skip":
+            if dry_run:
+                return result
+            if action == "skip":  # already on the portal: make sure the release log knows it
+                releases.record(settings.lake_root, dataset.name, release.gold_version, release.table, release.facts)
                 return result
             for f in release.files:  # refuse before anything is created or staged
                 if f.name in result.uploaded:
                     portal.check_size(f.path)
             _apply(portal, release, wanted, current, steps)
+            releases.record(settings.lake_root, dataset.name, release.gold_version, release.table, release.facts)
         except UploadTooLarge as exc:
             raise UploadTooLarge(f"dataset {dataset.name}: {exc}; nothing was changed on the portal") from exc
         except PortalError as exc:
