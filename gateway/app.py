@@ -11,10 +11,10 @@ import ssl
 import sys
 
 from gateway.audit import Audit
-from gateway.engine import MinistryEngine
+from gateway.engine import EngineLimits, MinistryEngine
 from gateway.grants import ministries
 from gateway.server import Gateway, Limits, load_passwords
-from lakehouse.config import Settings
+from lakehouse.config import Settings, pseudonym_key
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,27 @@ def build(settings: Settings) -> Gateway:
             f"{settings.gateway_passwords_file}: accounts {unknown} have no grants in data_contracts/access"
         )
     work = settings.var_dir / "gateway"
-    engines = {name: MinistryEngine(grants[name], settings.lake_root, work) for name in sorted(passwords)}
+    engine_limits = EngineLimits(
+        settings.gateway_memory_limit,
+        settings.gateway_threads,
+        settings.gateway_temp_limit,
+        settings.gateway_max_concurrent,
+    )
+    master = pseudonym_key()  # per-ministry pseudonym keys are derived from it (engine.recipient_key)
+    engines = {
+        name: MinistryEngine(grants[name], settings.lake_root, work, master, engine_limits)
+        for name in sorted(passwords)
+    }
     tls = None
     if settings.gateway_tls_cert and settings.gateway_tls_key:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(settings.gateway_tls_cert, settings.gateway_tls_key)
-    limits = Limits(settings.gateway_timeout_s, settings.gateway_max_rows)
+    limits = Limits(
+        timeout_s=settings.gateway_timeout_s,
+        max_rows=settings.gateway_max_rows,
+        max_bytes=settings.gateway_max_result_mb * 1_048_576,
+        max_connections_per_ministry=settings.gateway_max_connections,
+    )
     return Gateway(engines, passwords, Audit(settings.var_dir / "audit" / "sql.jsonl"), limits, tls)
 
 

@@ -1,16 +1,40 @@
-"""The gateway's audit trail: one JSON line per statement or login attempt (who, from where, SQL,
-allowed or denied and why, rows, duration), appended to var/audit/sql.jsonl and queryable by
-administrators with `bin/lakehouse gateway audit` (DuckDB over the JSON lines)."""
+"""The gateway's audit trail: JSON lines appended to var/audit/sql.jsonl and read by administrators with
+`bin/lakehouse gateway audit` (DuckDB over the JSON lines).
+
+Every message that reaches data or the catalog is recorded twice: its *intent* before anything runs
+(who, from where, what kind — query, describe, catalog, login —, the SQL) and its *outcome* after
+(allowed or denied and why, rows, duration), under one id. A crash mid-query still leaves the intent;
+a record without an outcome is shown as "interrupted". Client-chosen strings (user names, SQL) are
+written and printed with control and formatting characters escaped, so a log line cannot forge another
+line or drive the administrator's terminal.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import threading
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+MAX_FIELD = 20_000  # characters of client text kept per record
+
+
+def printable(text: Any, limit: int = MAX_FIELD) -> str:
+    """Client text with control / format / unassigned characters (ANSI escapes, bidi overrides, NUL…)
+    escaped as \\uXXXX, cut to `limit` characters."""
+    out = []
+    for ch in str(text)[:limit]:
+        if ch in "\n\t" or unicodedata.category(ch)[0] not in "CZ" or ch == " ":
+            out.append(ch)
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return "".join(out)
 
 
 class Audit:
@@ -19,9 +43,33 @@ class Audit:
         self.path = path
         self._file = path.open("a", encoding="utf-8", buffering=1)  # opened before privileges are dropped
         self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._prefix = f"{os.getpid()}-{int(datetime.now(UTC).timestamp())}"
 
-    def record(
+    def _write(self, line: dict[str, Any]) -> None:
+        text = json.dumps(line, ensure_ascii=False) + "\n"
+        with self._lock:
+            self._file.write(text)
+
+    def intent(self, ministry: str, client: str, sql: str, kind: str = "query") -> str:
+        """Record what is about to run; returns the id its outcome will carry."""
+        record_id = f"{self._prefix}-{next(self._ids)}"
+        self._write(
+            {
+                "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "id": record_id,
+                "phase": "intent",
+                "kind": kind,
+                "ministry": printable(ministry, 200),
+                "client": client,
+                "sql": printable(sql),
+            }
+        )
+        return record_id
+
+    def outcome(
         self,
+        record_id: str,
         ministry: str,
         client: str,
         sql: str,
@@ -29,23 +77,33 @@ class Audit:
         reason: str = "",
         rows: int = 0,
         duration_s: float = 0.0,
+        kind: str = "query",
     ) -> None:
-        line = {
-            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "ministry": ministry,
-            "client": client,
-            "sql": sql,
-            "allowed": allowed,
-            "reason": reason,
-            "rows": rows,
-            "duration_ms": round(duration_s * 1000, 2),
-        }
-        with self._lock:
-            self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._write(
+            {
+                "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "id": record_id,
+                "phase": "outcome",
+                "kind": kind,
+                "ministry": printable(ministry, 200),
+                "client": client,
+                "sql": printable(sql),
+                "allowed": allowed,
+                "reason": printable(reason, 2000),
+                "rows": rows,
+                "duration_ms": round(duration_s * 1000, 2),
+            }
+        )
+
+    def record(
+        self, ministry: str, client: str, sql: str, allowed: bool, reason: str = "", kind: str = "login"
+    ) -> None:
+        """A one-step event (a login attempt, a refused connection): intent and outcome at once."""
+        self.outcome(self.intent(ministry, client, sql, kind), ministry, client, sql, allowed, reason, kind=kind)
 
 
 def query(path: Path, ministry: str | None = None, denied_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
-    """The latest audit records, newest first."""
+    """The latest audit records, newest first: outcomes, and intents that never got one (interrupted)."""
     if not path.exists():
         return []
     where, params = ["true"], []
@@ -53,13 +111,26 @@ def query(path: Path, ministry: str | None = None, denied_only: bool = False, li
         where.append("ministry = ?")
         params.append(ministry)
     if denied_only:
-        where.append("NOT allowed")
+        where.append("allowed IS NOT NULL AND NOT allowed")
     con = duckdb.connect()
-    source = "read_json_auto(" + "'" + str(path).replace("'", "''") + "'" + ", format = 'newline_delimited')"
+    columns = (
+        "{'at': 'VARCHAR', id: 'VARCHAR', phase: 'VARCHAR', kind: 'VARCHAR', ministry: 'VARCHAR', client: 'VARCHAR', "
+        "sql: 'VARCHAR', allowed: 'BOOLEAN', reason: 'VARCHAR', rows: 'BIGINT', duration_ms: 'DOUBLE'}"
+    )
+    source = (
+        f"read_json('{str(path).replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', columns = {columns})"
+    )
     rows = con.execute(
-        'SELECT "at", ministry, client, allowed, reason, rows, duration_ms, sql FROM '
-        + source
-        + f' WHERE {" AND ".join(where)} ORDER BY "at" DESC LIMIT {int(limit)}',
+        f"""
+        WITH a AS (SELECT * FROM {source}),
+        o AS (SELECT * FROM a WHERE coalesce(phase, 'outcome') = 'outcome'),
+        i AS (SELECT * REPLACE (NULL::BOOLEAN AS allowed, 'interrupted: no outcome recorded' AS reason, 0 AS rows)
+              FROM a WHERE phase = 'intent' AND NOT EXISTS (SELECT 1 FROM o WHERE o.id = a.id))
+        SELECT "at", kind, ministry, client, allowed, reason, rows, duration_ms, sql FROM (
+          SELECT "at", kind, ministry, client, allowed, reason, rows, duration_ms, sql FROM o
+          UNION ALL
+          SELECT "at", kind, ministry, client, allowed, reason, rows, duration_ms, sql FROM i)
+        WHERE {" AND ".join(where)} ORDER BY "at" DESC LIMIT {int(limit)}""",
         params,
     )
     names = [d[0] for d in rows.description]

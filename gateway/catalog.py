@@ -7,14 +7,11 @@ inheritance…) answer with no rows, which is what clients expect for a plain ta
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import duckdb
-import sqlglot
 from sqlglot import exp
 
-from gateway import pgtypes
-from gateway.engine import QueryError, Result
+from gateway import pgtypes, policy
 
 SERVER_VERSION = "16.0"
 VERSION_TEXT = f"PostgreSQL {SERVER_VERSION} (national lakehouse SQL gateway; DuckDB {duckdb.__version__})"
@@ -167,59 +164,99 @@ def _build(relations: dict[str, dict[str, str]], ministry: str) -> duckdb.DuckDB
     return con
 
 
-def _reads_outside_the_catalog(text: str) -> bool:
-    """Table functions (duckdb_settings(), read_text(), …) answer nothing here: only catalog tables."""
-    try:
-        tree = sqlglot.parse_one(text, read="duckdb")
-    except sqlglot.errors.ParseError:
-        return True
-    return any(not isinstance(t.this, exp.Identifier) for t in tree.find_all(exp.Table))
+SHIM_TABLES = {(schema, name) for schema, name in re.findall(r"CREATE TABLE (shim|shim_info)\.(\w+)", _DDL)}
+SHIM_MACROS = set(re.findall(r"CREATE MACRO shim\.(\w+)", _DDL)) | {"pg_version"}
+# sqlglot classes the catalog's own macros stand in for, and what else browsing queries call.
+MACRO_CLASSES = {
+    "CurrentSchema": "current_schema",
+    "CurrentDatabase": "current_database",
+    "CurrentVersion": "pg_version",
+}
+CATALOG_FUNCTIONS = {"ArrayToString", "ArrayAgg", "Array", "RegexpLike", "Unnest", "ArraySize", "Upper", "Lower"}
+CATALOG_ANONYMOUS = {"array_to_string", "quote_ident", "array_length", "pg_get_userbyid"} | SHIM_MACROS
 
 
 class Catalog:
-    """The catalog of one connection (built lazily: most connections never browse)."""
+    """The catalog of one connection (built lazily: most connections never browse). Its statements are
+    checked like data statements: every table resolves to a CTE or a shim table, functions are
+    allowlisted, and the SQL that runs is rendered from the checked tree, through the same execution
+    path (worker pool, time limit, caps) as data queries."""
 
     def __init__(self, relations: dict[str, dict[str, str]], ministry: str) -> None:
         self.relations = relations
         self.ministry = ministry
         self._con: duckdb.DuckDBPyConnection | None = None
+        self.table_names = {name for _, name in SHIM_TABLES}
 
     @staticmethod
-    def handles(sql: str) -> bool:
-        return bool(CATALOG_QUERY.search(sql) or SHOW.match(sql))
+    def is_show(sql: str) -> bool:
+        return bool(SHOW.match(sql))
 
-    def run(self, sql: str) -> Result:
+    @staticmethod
+    def looks_like_catalog(sql: str) -> bool:
+        return bool(CATALOG_QUERY.search(sql))
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = _build(self.relations, self.ministry)
+        return self._con.cursor()
+
+    def check(self, sql: str) -> str:
+        """The SQL to run on the shim for a browsing statement, or Denied."""
         shown = SHOW.match(sql)
         if shown:
             name = shown.group(1).lower()
             value = next((v for k, v in SETTINGS.items() if k.lower() == name), "")
-            return Result([name], ["VARCHAR"], [(value,)])
-        if self._con is None:
-            self._con = _build(self.relations, self.ministry)
+            return f"SELECT {_quoted_literal(value)} AS {_quoted_ident(name)}"
         text = sql
         for pattern, replacement in REWRITES:
             text = pattern.sub(replacement, text)
-        statements = self._con.extract_statements(text)
-        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-            raise QueryError("catalog queries must be a single SELECT", "42501")
-        if _reads_outside_the_catalog(text):
-            return self._empty(sql)
+        tree = policy.parse(text)
+        policy.only_queries(tree)
+        for table in policy.tables_outside_ctes(tree):
+            if not isinstance(table.this, exp.Identifier):  # generate_series(…) and the like: nothing runs
+                return self._empty(tree)
+            schema, name = table.db.lower(), table.name.lower()
+            if not schema:
+                schema = next((s for s, n in sorted(SHIM_TABLES) if n == name), "")
+            if table.catalog or (schema, name) not in SHIM_TABLES:
+                if schema in ("shim", "shim_info"):  # a catalog table we do not model: no rows
+                    return self._empty(tree)
+                raise policy.Denied(f"catalog queries read only the catalog (not {table.sql('duckdb')[:60]})")
+            table.set("db", exp.to_identifier(schema))
+            table.set("catalog", exp.to_identifier("memory"))
+        for cls, macro in MACRO_CLASSES.items():
+            for node in list(tree.find_all(getattr(exp, cls))):
+                node.replace(exp.Anonymous(this=macro))
         try:
-            cursor = self._con.cursor()
-            cursor.execute(text)
-            columns = [d[0] for d in cursor.description or []]
-            return Result(columns, [str(d[1]) for d in cursor.description or []], cursor.fetchall())
-        except duckdb.Error:
-            return self._empty(sql)
+            policy.check_functions(tree, CATALOG_FUNCTIONS | CATALOG_ANONYMOUS)
+        except policy.Denied:
+            return self._empty(tree)  # a catalog function we do not model: no rows, as for a plain table
+        for dot in list(tree.find_all(exp.Dot)):  # pg_catalog.f(…) became shim.f(…): keep it for our macros only
+            func = dot.expression
+            if isinstance(func, exp.Func) and (
+                not isinstance(func, exp.Anonymous) or func.name.lower() not in SHIM_MACROS
+            ):
+                dot.replace(func.copy())
+        for func in list(tree.find_all(exp.Anonymous)):
+            if func.name.lower() in SHIM_MACROS and not isinstance(func.parent, exp.Dot):
+                func.replace(exp.Dot(this=exp.to_identifier("shim"), expression=func.copy()))
+        policy.rename_ctes(tree)
+        return tree.sql(dialect="duckdb")
 
     @staticmethod
-    def _empty(sql: str) -> Result:
+    def _empty(tree: exp.Expression) -> str:
         """No rows, with the select list's column names: what the client gets for a feature we lack."""
-        try:
-            tree: Any = sqlglot.parse_one(sql, read="postgres")
-        except sqlglot.errors.ParseError:
-            tree = None
         if not isinstance(tree, exp.Query):
-            raise QueryError("this catalog query is not supported by the gateway", "0A000")
+            raise policy.Denied("this catalog query is not supported by the gateway")
         names = [s.alias_or_name or f"column{i + 1}" for i, s in enumerate(tree.selects)]
-        return Result(names, ["VARCHAR"] * len(names), [])
+        columns = ", ".join(f"NULL::VARCHAR AS {_quoted_ident(n)}" for n in names)
+        return f"SELECT {columns} WHERE false"
+
+
+def _quoted_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _quoted_ident(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'

@@ -1,30 +1,48 @@
-"""One locked-down DuckDB engine per ministry.
+"""One locked-down DuckDB engine per ministry, and the one way a statement runs on it.
 
 Its views (one per granted relation: granted columns only, masks applied, row filter inside) are
-written to a catalog file, which the engine then opens read-only. Lockdown, in the only order DuckDB
-accepts (FINDINGS.md): load the delta extension, set temp_directory, allow only the granted tables'
-folders, disable external access, lock the configuration. Views read the latest Delta version on every
-query, so new versions are visible without a restart.
+written to a catalog file (`lakehouse.duckdb`, so relations are rendered `lakehouse.<zone>.<name>`),
+which the engine then opens read-only. Lockdown, in the only order DuckDB accepts (FINDINGS.md): load
+the delta extension, set the resource limits (memory, threads, temp size) and temp_directory, allow
+only the granted tables' folders, disable external access, lock the configuration. Silver views read
+the latest Delta version on every query; gold is read only as released (lakehouse/releases.py), and
+time travel reaches released gold versions and silver versions within the contract's retention.
 
-A second, in-memory engine per connection answers the catalog queries psql and BI tools send
-(pg_catalog, information_schema), describing this ministry's relations only (catalog.py).
+Person keys are re-keyed per recipient: each ministry sees HMAC(k_ministry, pseudonym), with
+k_ministry = HMAC(master key, "gateway-recipient:" + ministry). Joins inside one ministry's grant
+work; two ministries' extracts do not join. The key lives in a temporary macro of each cursor (process
+memory), never in the catalog file or the lake. The `hash` mask is keyed the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import shutil
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import sqlglot
+from deltalake import DeltaTable
+from sqlglot import exp
 
+from data_contracts import source_tables
 from gateway import policy
 from gateway.grants import Grant, Ministry
+from lakehouse import releases
 
 log = logging.getLogger(__name__)
+CATALOG = "lakehouse"
+PERSON_KEY_SUFFIX = "_pseudonym"  # silver's person keys (HMAC pseudonyms): re-keyed per recipient
+DEFAULT_RETENTION_HOURS = 168.0
 
 
 def delta_extension() -> str:
@@ -44,43 +62,81 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def recipient_key(master_key: str, ministry: str) -> bytes:
+    """The ministry's own pseudonym key, derived from the master key: no new secret to hand out."""
+    return hmac.new(master_key.encode(), f"gateway-recipient:{ministry}".encode(), hashlib.sha256).digest()
+
+
+def recipient_pseudonym(key: bytes, value: str) -> str:
+    """What the gateway shows a ministry for a person key (the same HMAC the engine computes in SQL)."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _hmac_macro(key: bytes) -> str:
+    """HMAC-SHA-256 in DuckDB SQL (no hmac function there): H(k^opad || H(k^ipad || m)), as hex."""
+    block = key.ljust(64, b"\0")
+
+    def blob(data: bytes) -> str:
+        return "'" + "".join(f"\\x{b:02x}" for b in data) + "'::BLOB"
+
+    inner = f"unhex(sha256({blob(bytes(b ^ 0x36 for b in block))} || encode(CAST(x AS VARCHAR))))"
+    return (
+        f"CREATE OR REPLACE TEMP MACRO recipient_hmac(x) AS sha256({blob(bytes(b ^ 0x5C for b in block))} || {inner})"
+    )
+
+
 def _masked(column: str, kind: str | None) -> str:
     col = _quote(column)
+    if column.endswith(PERSON_KEY_SUFFIX):  # re-keyed whatever the mask says (hash = the same keyed value)
+        return f"recipient_hmac({col})"
     if kind == "redact":
         return f"CASE WHEN {col} IS NULL THEN NULL ELSE '***' END"
     if kind == "hash":
-        return f"sha256(CAST({col} AS VARCHAR))"
+        return f"recipient_hmac({_literal(column + ':')} || CAST({col} AS VARCHAR))"
     if kind == "year":
         return f"CAST(date_trunc('year', {col}) AS DATE)"
     return col
 
 
-@dataclass
-class Result:
-    columns: list[str]
-    types: list[str]  # DuckDB type names
-    rows: list[tuple[Any, ...]]
-
-
 class QueryError(Exception):
-    """The query ran and failed (timeout, too many rows, engine error)."""
+    """The query ran and failed (timeout, cancelled, too many rows or bytes, engine error)."""
 
     def __init__(self, message: str, sqlstate: str = "XX000") -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
 
 
+@dataclass(frozen=True)
+class EngineLimits:
+    """Per ministry: one ministry's queries cannot starve the others of memory, cores or disk."""
+
+    memory_limit: str = "1GB"
+    threads: int = 1
+    temp_limit: str = "2GB"
+    max_concurrent: int = 2  # queries of one ministry running at once (the rest wait their turn)
+
+
 class MinistryEngine:
     """The locked engine of one ministry, shared by its connections (one cursor each)."""
 
-    def __init__(self, ministry: Ministry, lake_root: Path, work_dir: Path) -> None:
+    def __init__(
+        self,
+        ministry: Ministry,
+        lake_root: Path,
+        work_dir: Path,
+        master_key: str,
+        limits: EngineLimits | None = None,
+    ) -> None:
         self.ministry = ministry
         self.lake_root = lake_root
+        self.limits = limits or EngineLimits()
         self.grants: dict[str, Grant] = {}
-        self._checked: dict[str, str | policy.Denied] = {}
+        self._checked: dict[tuple[str, tuple], policy.Checked | policy.Denied] = {}
         self.relations: policy.Relations = {}
-        work_dir.mkdir(parents=True, exist_ok=True)
-        catalog = work_dir / f"{ministry.name}.duckdb"
+        self._macro = _hmac_macro(recipient_key(master_key, ministry.name))
+        folder = work_dir / ministry.name
+        folder.mkdir(parents=True, exist_ok=True)
+        catalog = folder / f"{CATALOG}.duckdb"
         self._build_catalog(catalog)
         self.db = duckdb.connect(str(catalog), read_only=True)
         self.db.load_extension(delta_extension())
@@ -88,14 +144,20 @@ class MinistryEngine:
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(parents=True)
         folders = [str(self.grants[r].lake_path(lake_root)) + "/" for r in self.relations]
+        self.db.execute(f"SET memory_limit = {_literal(self.limits.memory_limit)}")
+        self.db.execute(f"SET threads = {int(self.limits.threads)}")
         self.db.execute(f"SET temp_directory = {_literal(str(temp))}")
+        self.db.execute(f"SET max_temp_directory_size = {_literal(self.limits.temp_limit)}")
         self.db.execute(f"SET allowed_directories = [{', '.join(_literal(f) for f in folders)}]")
         self.db.execute("SET enable_external_access = false")
         self.db.execute("SET lock_configuration = true")
         self._lock = threading.Lock()
+        # Checks and queries of this ministry run here, off the event loop and apart from other ministries.
+        self.pool = ThreadPoolExecutor(self.limits.max_concurrent, thread_name_prefix=f"gw-{ministry.name}")
+        self.retention_hours = self._retention()
 
     def grant_sql(self, grant: Grant, columns: list[str], version: int | None = None) -> str:
-        """SELECT of a grant: granted columns (masked), row filter, latest or a given Delta version."""
+        """SELECT of a grant: granted columns (masked, person keys re-keyed), row filter, a Delta version."""
         path = _literal(str(grant.lake_path(self.lake_root)))
         scan = f"delta_scan({path}, version => {int(version)})" if version is not None else f"delta_scan({path})"
         select = ", ".join(f"{_masked(c, grant.mask.get(c))} AS {_quote(c)}" for c in columns)
@@ -107,6 +169,7 @@ class MinistryEngine:
         con = duckdb.connect(str(path))
         try:
             con.load_extension(delta_extension())
+            con.execute(_hmac_macro(b"catalog build only"))  # views bind the cursor's own macro at query time
             con.execute("CREATE SCHEMA gold; CREATE SCHEMA silver")
             for grant in self.ministry.grants:
                 folder = grant.lake_path(self.lake_root)
@@ -131,42 +194,179 @@ class MinistryEngine:
         finally:
             con.close()
 
-    def versioned_sql(self, relation: str, version: int) -> str:
-        return self.grant_sql(self.grants[relation], list(self.relations[relation]), version)
+    def _retention(self) -> dict[str, float]:
+        """Silver time travel reaches as far back as the sector's longest source contract retention."""
+        by_sector: dict[str, float] = {}
+        for table in source_tables():
+            hours = table.retention_hours or DEFAULT_RETENTION_HOURS
+            by_sector[table.sector] = max(by_sector.get(table.sector, 0.0), hours)
+        return {r: by_sector.get(r.split(".", 1)[1].split("_", 1)[0], DEFAULT_RETENTION_HOURS) for r in self.relations}
 
-    def check(self, sql: str) -> str:
-        """The policy's verdict, cached per statement text (grants are fixed for the engine's life)."""
-        cached = self._checked.get(sql)
+    def _released(self, relation: str) -> list[int]:
+        return sorted(releases.released_versions(self.lake_root, relation.split(".", 1)[1]))
+
+    def render(self, relation: str, version: int | None, alias: str) -> exp.Expression:
+        """What a checked statement reads for a granted relation: the view (silver, latest), or the grant
+        over an allowed Delta version (gold: released only; silver: within retention)."""
+        grant = self.grants[relation]
+        if grant.zone == "gold":
+            released = self._released(relation)
+            if version is None:
+                if not released:
+                    raise policy.Denied(f"relation {relation} has no release yet (gold is readable as released)")
+                version = released[-1]
+            elif version not in released:
+                raise policy.Denied(
+                    f"version {version} of {relation} was never released; released versions: "
+                    f"{', '.join(map(str, released)) or 'none'}"
+                )
+        elif version is not None:
+            self._check_retention(relation, grant, version)
+        else:
+            return exp.Table(
+                this=exp.to_identifier(grant.name),
+                db=exp.to_identifier(grant.zone),
+                catalog=exp.to_identifier(CATALOG),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
+        sql = self.grant_sql(grant, list(self.relations[relation]), version)
+        return sqlglot.parse_one(sql, dialect=policy.DIALECT).subquery(alias)
+
+    def _check_retention(self, relation: str, grant: Grant, version: int) -> None:
+        hours = self.retention_hours[relation]
+        try:
+            history = {h["version"]: h["timestamp"] for h in DeltaTable(str(grant.lake_path(self.lake_root))).history()}
+        except Exception as exc:
+            raise policy.Denied(f"{relation}: its history cannot be read") from exc
+        committed = history.get(version)
+        if committed is None:
+            raise policy.Denied(f"{relation} has no version {version}")
+        age = (datetime.now(UTC).timestamp() - committed / 1000) / 3600
+        if age > hours:
+            raise policy.Denied(f"version {version} of {relation} is older than its retention ({hours:g} h)")
+
+    def _release_stamp(self) -> tuple:
+        root = releases.releases_dir(self.lake_root)
+        gold = [r.split(".", 1)[1] for r in self.relations if r.startswith("gold.")]
+        return tuple(
+            (root / f"{name}.jsonl").stat().st_mtime_ns if (root / f"{name}.jsonl").exists() else 0 for name in gold
+        )
+
+    def check(self, sql: str, tree: exp.Expression | None = None) -> policy.Checked:
+        """The policy's verdict, cached per statement text and release state (grants are fixed)."""
+        key = (sql, self._release_stamp())
+        cached = self._checked.get(key)
         if cached is None:
             try:
-                cached = policy.check(sql, self.relations, self.versioned_sql)
+                cached = policy.check(sql, self.relations, self.render, tree)
             except policy.Denied as exc:
                 cached = exc
             if len(self._checked) > 10_000:
                 self._checked.clear()
-            self._checked[sql] = cached
+            self._checked[key] = cached
         if isinstance(cached, policy.Denied):
             raise policy.Denied(str(cached))
         return cached
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
-            return self.db.cursor()
+            cursor = self.db.cursor()
+        cursor.execute(self._macro)  # the recipient key, in this cursor's memory only
+        return cursor
+
+    def clean_error(self, message: str) -> str:
+        """An engine error as the client may see it: no lake paths, no hints naming other columns."""
+        first = message.splitlines()[0] if message else "query failed"
+        for cut in ("Candidate bindings", "Did you mean", "LINE "):
+            first = first.split(cut, 1)[0]
+        return first.replace(str(self.lake_root), "<lake>").strip().rstrip(":") or "query failed"
 
 
-def run(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], max_rows: int) -> Result:
-    """Execute checked SQL; refuse results over max_rows rather than truncate them silently."""
-    try:
-        cursor.execute(sql, params or None)
-        columns = [d[0] for d in cursor.description or []]
-        types = [str(d[1]) for d in cursor.description or []]
-        rows = cursor.fetchmany(max_rows + 1)
-    except duckdb.InterruptException as exc:
-        raise QueryError("query cancelled: it ran past the gateway's time limit", "57014") from exc
-    except duckdb.Error as exc:
-        raise QueryError(str(exc).splitlines()[0], "42000") from exc
-    if len(rows) > max_rows:
-        raise QueryError(
-            f"result has more than {max_rows} rows, the gateway's limit: aggregate, filter or add a LIMIT", "54000"
-        )
-    return Result(columns, types, rows)
+@dataclass(frozen=True)
+class RunLimits:
+    timeout_s: float = 30.0
+    max_rows: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+    batch_rows: int = 2_000
+
+
+class Execution:
+    """One statement on a cursor, in a worker thread: the time limit starts when execution starts, rows
+    are fetched and encoded in batches (never the whole result at once) and handed to `emit`, which
+    blocks while the client is slow. `cancel()` works at any moment, before execution included."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], limits: RunLimits) -> None:
+        self.cursor, self.sql, self.params, self.limits = cursor, sql, params, limits
+        self.reason: str | None = None
+        self.done = threading.Event()
+        self.rows = 0
+        self.bytes = 0
+
+    def cancel(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        if self.done.is_set():
+            return
+
+        def keep_interrupting() -> None:  # an interrupt landing between two calls is lost: repeat it
+            while not self.done.wait(0.05):
+                self.cursor.interrupt()
+
+        self.cursor.interrupt()
+        threading.Thread(target=keep_interrupting, daemon=True).start()
+
+    def _stopped(self) -> QueryError:
+        if self.reason == "timeout":
+            return QueryError(f"query cancelled after {self.limits.timeout_s:g} s, the gateway's limit", "57014")
+        return QueryError(f"query cancelled ({self.reason})", "57014")
+
+    def run(
+        self,
+        describe: Callable[[list[str], list[str]], Callable[[list[tuple]], bytes]],
+        emit: Callable[[bytes, int], None],
+        clean_error: Callable[[str], str] = str,
+    ) -> int:
+        """Execute; `describe(columns, types)` returns the batch encoder; returns the row count."""
+        timer = threading.Timer(self.limits.timeout_s, self.cancel, args=("timeout",))
+        try:
+            if self.reason:
+                raise self._stopped()
+            timer.start()
+            started = time.perf_counter()
+            self.cursor.execute(self.sql, self.params or None)
+            description = self.cursor.description or []
+            encode = describe([d[0] for d in description], [str(d[1]) for d in description])
+            while True:
+                if self.reason:
+                    raise self._stopped()
+                batch = self.cursor.fetchmany(self.limits.batch_rows)
+                if not batch:
+                    break
+                self.rows += len(batch)
+                if self.rows > self.limits.max_rows:
+                    raise QueryError(
+                        f"result has more than {self.limits.max_rows} rows, the gateway's limit: "
+                        "aggregate, filter or add a LIMIT",
+                        "54000",
+                    )
+                encoded = encode(batch)
+                self.bytes += len(encoded)
+                if self.bytes > self.limits.max_bytes:
+                    raise QueryError(
+                        f"result is larger than {self.limits.max_bytes // 1_048_576} MB, the gateway's limit: "
+                        "select fewer columns or rows",
+                        "54000",
+                    )
+                emit(encoded, len(batch))
+                if time.perf_counter() - started > self.limits.timeout_s:
+                    self.reason = self.reason or "timeout"
+            return self.rows
+        except duckdb.InterruptException:
+            raise self._stopped() from None
+        except duckdb.Error as exc:
+            if self.reason:
+                raise self._stopped() from None
+            raise QueryError(clean_error(str(exc)), "42000") from None
+        finally:
+            timer.cancel()
+            self.done.set()

@@ -1,13 +1,23 @@
 """The statement check before anything runs: one SELECT, only the ministry's relations and columns,
 only allowlisted functions. It returns the SQL to execute, rendered from the checked syntax tree (what
-was checked is what runs), with `table_at_version('<relation>', <n>)` rewritten to the relation's
-grant over that Delta version. Denials name what was denied and why, and never reveal whether a
-relation the ministry may not see exists."""
+was checked is what runs).
+
+Every table reference is resolved in its own scope: to a CTE visible where it stands (renamed to a
+generated name, so DuckDB cannot resolve it to anything else) or to a granted relation (rendered fully
+qualified by the engine, as its view or as a released / retained Delta version). Anything else is
+refused: unqualified names that are no visible CTE, identifiers that look like paths, system catalogs
+(those go to the catalog shim, catalog.py, which checks its own statements the same way). Denials name
+what was denied and why, and never reveal whether a relation the ministry may not see exists.
+
+Statements are bounded before they are parsed (size) and before they are checked (syntax nodes and
+nesting), so a hostile statement costs the gateway little: "too complex" is a clear denial.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
@@ -16,6 +26,9 @@ from sqlglot.optimizer.qualify import qualify
 
 DIALECT = "duckdb"
 TIME_TRAVEL = "table_at_version"
+MAX_STATEMENT_BYTES = 100_000
+MAX_NODES = 5_000  # qualify() grows faster than linearly: 5,000 nodes check in well under a second
+MAX_DEPTH = 120
 # sqlglot expression classes of the functions a ministry may call (aggregates, windows, scalars).
 ALLOWED_FUNCTIONS = set(
     """
@@ -61,6 +74,11 @@ ALLOWED_ANONYMOUS = {
     "list_aggr",
 }
 FORBIDDEN_STATEMENT = "only a single SELECT is allowed (no COPY, ATTACH, SET, PRAGMA, INSTALL, LOAD or DDL)"
+# A relation part, CTE name or alias: a word. Dots, slashes, colons, globs… make DuckDB read a file.
+WORD = re.compile(r"^[^\W\d]\w*$")
+# What only the catalog shim answers (psql, JDBC and BI tools browsing).
+CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
+CATALOG_FUNCTIONS = {"current_setting", "current_schema", "current_database", "version", "current_user"}
 
 
 class Denied(Exception):
@@ -69,14 +87,132 @@ class Denied(Exception):
 
 # relation "zone.name" -> {column: duckdb type}
 Relations = dict[str, dict[str, str]]
+# (relation, version or None for the current one, alias) -> what to read in its place
+Render = Callable[[str, int | None, str], exp.Expression]
 
 
-def _schema(relations: Relations) -> dict[str, dict[str, dict[str, str]]]:
-    out: dict[str, dict[str, dict[str, str]]] = {}
-    for relation, columns in relations.items():
-        zone, name = relation.split(".", 1)
-        out.setdefault(zone, {})[name] = dict(columns)
-    return out
+@dataclass
+class Checked:
+    sql: str  # what runs
+    relations: set[str] = field(default_factory=set)  # what it reads, for the audit
+
+
+def parse(sql: str) -> exp.Expression:
+    """One statement's tree, within the size, node and nesting bounds; Denied otherwise."""
+    if len(sql.encode("utf-8", "replace")) > MAX_STATEMENT_BYTES:
+        raise Denied(f"statement too long (over {MAX_STATEMENT_BYTES:,} bytes): too complex for the gateway")
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
+    except ParseError as exc:
+        raise Denied(f"syntax error: {str(exc).splitlines()[0][:200]}") from exc
+    except RecursionError:
+        raise Denied(f"statement too complex (nested deeper than {MAX_DEPTH} levels)") from None
+    if len(statements) != 1:
+        raise Denied("one statement per query (stacked statements are not allowed)")
+    tree = statements[0]
+    nodes, deepest = 0, 0
+    stack = [(tree, 0)]
+    while stack:  # iterative: a deep tree must not raise RecursionError here
+        node, depth = stack.pop()
+        nodes += 1
+        deepest = max(deepest, depth)
+        if nodes > MAX_NODES or deepest > MAX_DEPTH:
+            raise Denied(
+                f"statement too complex (over {MAX_NODES:,} syntax nodes or {MAX_DEPTH} levels of nesting): "
+                "split it, or use IN (...) / a join instead of long OR chains"
+            )
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return tree
+
+
+def _visible_ctes(table: exp.Table) -> dict[str, exp.CTE]:
+    """The CTEs a table reference can name where it stands: those of every enclosing WITH whose body
+    holds it, and the earlier siblings of the CTE it sits in (itself too when RECURSIVE). Inner ones
+    shadow outer ones. Stricter than or equal to SQL's rules, so what is called a CTE here is one."""
+    visible: dict[str, exp.CTE] = {}
+    child: exp.Expression = table
+    node = table.parent
+    while node is not None:
+        if isinstance(node, exp.With):
+            ctes = node.expressions
+            at = next((i for i, c in enumerate(ctes) if c is child), len(ctes))
+            seen = ctes[: at + 1] if node.args.get("recursive") else ctes[:at]
+            for cte in reversed(seen):
+                visible.setdefault(cte.alias_or_name.lower(), cte)
+        else:
+            with_ = node.args.get("with_")
+            if isinstance(with_, exp.With) and child is not with_:
+                for cte in reversed(with_.expressions):
+                    visible.setdefault(cte.alias_or_name.lower(), cte)
+        child, node = node, node.parent
+    return visible
+
+
+def _word(identifier: exp.Expression | None, what: str) -> None:
+    if identifier is not None and identifier.name and not WORD.match(identifier.name):
+        raise Denied(f"{what} {identifier.name[:80]!r} is not a plain name (paths and files are not readable)")
+
+
+def _table_alias(table: exp.Table) -> str:
+    return table.alias or table.name
+
+
+def tables_outside_ctes(tree: exp.Expression) -> list[exp.Table]:
+    """Table references that no visible CTE answers."""
+    return [t for t in tree.find_all(exp.Table) if t.db or t.name.lower() not in _visible_ctes(t)]
+
+
+def is_catalog_query(tree: exp.Expression, catalog_tables: Collection[str]) -> bool:
+    """Browsing (pg_catalog, information_schema, version(), current_setting…) rather than data."""
+    for table in tables_outside_ctes(tree):
+        if table.db.lower() in CATALOG_SCHEMAS or (not table.db and table.name.lower() in catalog_tables):
+            return True
+    for func in tree.find_all(exp.Func):
+        name = func.name.lower() if isinstance(func, exp.Anonymous) else func.sql_name().lower()
+        if (
+            name in CATALOG_FUNCTIONS
+            or name.startswith("pg_")
+            or isinstance(func, (exp.CurrentSchema, exp.CurrentVersion, exp.CurrentUser))
+        ):
+            return True
+    return False
+
+
+def only_queries(tree: exp.Expression) -> None:
+    if not isinstance(tree, exp.Query) or tree.find(exp.Into):
+        raise Denied(FORBIDDEN_STATEMENT)
+    for node in tree.walk():
+        if isinstance(node, (exp.Command, exp.Copy, exp.Attach, exp.Set, exp.Pragma, exp.DDL, exp.DML)):
+            raise Denied(FORBIDDEN_STATEMENT)
+
+
+def rename_ctes(tree: exp.Expression) -> None:
+    """Give every CTE a generated name and point each reference resolved to it at that name (its alias
+    kept), so the engine never resolves a user's CTE name itself."""
+    resolved = [(t, _visible_ctes(t).get(t.name.lower())) for t in tree.find_all(exp.Table) if not t.db]
+    names = {id(cte): f"_cte{i}" for i, cte in enumerate(tree.find_all(exp.CTE))}
+    for table, cte in resolved:
+        if cte is None:
+            continue
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+        table.replace(exp.Table(this=exp.to_identifier(names[id(cte)]), alias=alias))
+    for cte in tree.find_all(exp.CTE):
+        alias = cte.args["alias"]
+        alias.set("this", exp.to_identifier(names[id(cte)]))
+
+
+def check_functions(tree: exp.Expression, extra_allowed: Collection[str] = ()) -> None:
+    for func in tree.find_all(exp.Func):
+        if isinstance(func, (exp.Binary, exp.Unary, exp.Connector)):  # operators: AND, OR, ~ …
+            continue
+        allowed = (
+            func.name.lower() in ALLOWED_ANONYMOUS or func.name.lower() in extra_allowed
+            if isinstance(func, exp.Anonymous)
+            else type(func).__name__ in ALLOWED_FUNCTIONS or type(func).__name__ in extra_allowed
+        )
+        if not allowed:
+            name = func.name if isinstance(func, exp.Anonymous) else func.sql_name()
+            raise Denied(f"function {name.lower()} is not allowed through the gateway")
 
 
 def _relation_literal(node: exp.Anonymous) -> tuple[str, int]:
@@ -87,68 +223,70 @@ def _relation_literal(node: exp.Anonymous) -> tuple[str, int]:
         or not args[0].is_string
         or not isinstance(args[1], exp.Literal)
         or args[1].is_string
+        or not args[1].this.isdigit()
     ):
         raise Denied(f"{TIME_TRAVEL} takes a relation name and a version number, e.g. {TIME_TRAVEL}('gold.x', 3)")
     return args[0].this.lower(), int(args[1].this)
 
 
-def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], str]) -> str:
-    """The SQL to run for `sql`, or Denied. `versioned_sql(relation, version)` renders a relation's
-    grant over an older Delta version."""
-    try:
-        statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
-    except ParseError as exc:
-        raise Denied(f"syntax error: {str(exc).splitlines()[0]}") from exc
-    if len(statements) != 1:
-        raise Denied("one statement per query (stacked statements are not allowed)")
-    tree = statements[0]
-    if not isinstance(tree, exp.Query) or tree.find(exp.Into):
-        raise Denied(FORBIDDEN_STATEMENT)
-    for node in tree.walk():
-        if isinstance(node, (exp.Command, exp.Copy, exp.Attach, exp.Set, exp.Pragma, exp.DDL, exp.DML)):
-            raise Denied(FORBIDDEN_STATEMENT)
+def _schema(relations: Relations) -> dict[str, dict[str, dict[str, str]]]:
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for relation, columns in relations.items():
+        zone, name = relation.split(".", 1)
+        out.setdefault(zone, {})[name] = dict(columns)
+    return out
 
-    # Time travel: table_at_version('zone.name', n) becomes the relation, swapped back after the checks.
-    versions: list[tuple[exp.Table, str, int]] = []
-    for table in list(tree.find_all(exp.Table)):
-        if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == TIME_TRAVEL:
+
+def _not_granted(shown: str) -> Denied:
+    return Denied(f"relation {shown} is not granted to you (or does not exist)")
+
+
+def check(sql: str, relations: Relations, render: Render, tree: exp.Expression | None = None) -> Checked:
+    """What to run for `sql`, or Denied. `render(relation, version, alias)` gives the expression that
+    reads a granted relation (its view, or a Delta version the engine allows)."""
+    tree = tree if tree is not None else parse(sql)
+    only_queries(tree)
+    for cte in tree.find_all(exp.CTE):
+        _word(cte.args.get("alias") and cte.args["alias"].this, "CTE name")
+
+    reads: list[tuple[exp.Table, str, int | None]] = []
+    for table in tables_outside_ctes(tree):
+        _word(table.args.get("alias") and table.args["alias"].this, "alias")
+        if isinstance(table.this, exp.Anonymous) and table.this.name.lower() == TIME_TRAVEL and not table.db:
             relation, version = _relation_literal(table.this)
             if relation not in relations:
-                raise Denied(f"relation {relation} is not granted to you (or does not exist)")
-            alias = table.alias or relation.split(".", 1)[1]
+                raise _not_granted(relation)
             zone, name = relation.split(".", 1)
             stand_in = exp.Table(
                 this=exp.to_identifier(name),
                 db=exp.to_identifier(zone),
-                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                alias=exp.TableAlias(this=exp.to_identifier(table.alias or name)),
             )
             table.replace(stand_in)
-            versions.append((stand_in, relation, version))
-
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    for table in tree.find_all(exp.Table):
+            reads.append((stand_in, relation, version))
+            continue
         if not isinstance(table.this, exp.Identifier):
             raise Denied(f"table functions are not allowed ({table.this.sql(DIALECT)[:60]})")
-        if table.catalog:
-            raise Denied(f"relation {table.sql(DIALECT)} is not granted to you (or does not exist)")
-        if not table.db and table.name.lower() in ctes:
-            continue
-        if f"{table.db.lower()}.{table.name.lower()}" not in relations:
-            shown = f"{table.db}.{table.name}" if table.db else table.name
-            raise Denied(f"relation {shown} is not granted to you (or does not exist)")
+        for part, what in ((table.this, "relation"), (table.args.get("db"), "schema")):
+            _word(part, what)
+        shown = f"{table.db}.{table.name}" if table.db else table.name
+        if table.catalog or not table.db:
+            raise _not_granted(shown)
+        relation = f"{table.db.lower()}.{table.name.lower()}"
+        if relation not in relations:
+            raise _not_granted(shown)
+        reads.append((table, relation, None))
 
-    for func in tree.find_all(exp.Func):
-        if isinstance(func, (exp.Binary, exp.Unary, exp.Connector)):  # operators: AND, OR, ~ …
-            continue
-        allowed = (
-            func.name.lower() in ALLOWED_ANONYMOUS
-            if isinstance(func, exp.Anonymous)
-            else type(func).__name__ in ALLOWED_FUNCTIONS
-        )
-        if not allowed:
-            name = func.name if isinstance(func, exp.Anonymous) else func.sql_name()
-            raise Denied(f"function {name.lower()} is not allowed through the gateway")
+    check_functions(tree)
+    _check_columns(tree, relations)
+    _postgres_column_names(tree)
+    rename_ctes(tree)
+    for table, relation, version in reads:
+        table.replace(render(relation, version, _table_alias(table)))
+    return Checked(tree.sql(dialect=DIALECT), {r for _, r, _ in reads})
 
+
+def _check_columns(tree: exp.Expression, relations: Relations) -> None:
     try:  # on a copy: validation only; what runs is the tree checked above
         qualified = qualify(
             tree.copy(),
@@ -162,6 +300,8 @@ def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], st
         named = re.search(r"Column '([^']+)'", str(exc))
         what = f"column {named.group(1)}" if named else "a column"
         raise Denied(f"{what} is not granted to you (or does not exist)") from exc
+    except RecursionError:
+        raise Denied("statement too complex to check") from None
     for star in qualified.find_all(exp.Star):
         if not isinstance(star.parent, exp.Count):
             raise Denied("* is only allowed as a whole select list or in count(*)")
@@ -172,12 +312,6 @@ def check(sql: str, relations: Relations, versioned_sql: Callable[[str, int], st
         aliases = {p.alias_or_name for p in select.expressions} if select else set()
         if not column.table and column.name not in aliases:  # only ORDER BY <output column> stays bare
             raise Denied(f"column {column.name} is not granted to you (or does not exist)")
-
-    _postgres_column_names(tree)
-    for stand_in, relation, version in versions:
-        subquery = sqlglot.parse_one(versioned_sql(relation, version), dialect=DIALECT)
-        stand_in.replace(subquery.subquery(stand_in.alias))
-    return tree.sql(dialect=DIALECT)
 
 
 def _postgres_column_names(tree: exp.Expression) -> None:

@@ -134,15 +134,17 @@ def _cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
 
         serve(settings)
         return 0
-    from gateway.audit import query
+    from gateway.audit import printable, query
 
     records = query(settings.var_dir / "audit" / "sql.jsonl", args.ministry, args.denied, args.limit)
-    for r in records:
-        verdict = "allowed" if r["allowed"] else "DENIED "
-        sql = " ".join(str(r["sql"]).split())[:100]
-        print(f"{r['at']}  {r['ministry']:<36} {verdict} {r['rows']:>7} rows {r['duration_ms']:>9} ms  {sql}")
+    for r in records:  # client-chosen text (user names, SQL) printed escaped: it cannot drive the terminal
+        verdict = {True: "allowed", False: "DENIED "}.get(r["allowed"], "INTERRUPTED")
+        sql = printable(" ".join(str(r["sql"]).split()), 100)
+        kind = r.get("kind") or "query"
+        ministry = printable(r["ministry"], 36)
+        print(f"{r['at']}  {ministry:<36} {verdict} {kind:<8} {r['rows'] or 0:>7} rows {r['duration_ms']} ms  {sql}")
         if r["reason"]:
-            print(f"{'':>32}reason: {r['reason']}")
+            print(f"{'':>32}reason: {printable(r['reason'], 300)}")
     return 0
 
 

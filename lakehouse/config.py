@@ -41,6 +41,13 @@ class Settings:
     gateway_max_rows: int = 100_000
     gateway_tls_cert: str = ""  # PEM files; both set = TLS offered (and required)
     gateway_tls_key: str = ""
+    # Per ministry: engine memory / threads / temp disk, concurrent queries, connections; per result: MB.
+    gateway_memory_limit: str = "1GB"
+    gateway_threads: int = 1
+    gateway_temp_limit: str = "2GB"
+    gateway_max_concurrent: int = 2
+    gateway_max_connections: int = 10
+    gateway_max_result_mb: int = 64
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -68,6 +75,12 @@ class Settings:
             gateway_max_rows=int(_env("LAKEHOUSE_GATEWAY_MAX_ROWS", "100000")),
             gateway_tls_cert=_env("LAKEHOUSE_GATEWAY_TLS_CERT", ""),
             gateway_tls_key=_env("LAKEHOUSE_GATEWAY_TLS_KEY", ""),
+            gateway_memory_limit=_env("LAKEHOUSE_GATEWAY_MEMORY_LIMIT", "1GB"),
+            gateway_threads=int(_env("LAKEHOUSE_GATEWAY_THREADS", "1")),
+            gateway_temp_limit=_env("LAKEHOUSE_GATEWAY_TEMP_LIMIT", "2GB"),
+            gateway_max_concurrent=int(_env("LAKEHOUSE_GATEWAY_MAX_CONCURRENT", "2")),
+            gateway_max_connections=int(_env("LAKEHOUSE_GATEWAY_MAX_CONNECTIONS", "10")),
+            gateway_max_result_mb=int(_env("LAKEHOUSE_GATEWAY_MAX_RESULT_MB", "64")),
         )
 
     def server_url(self, server_type: str) -> str:

@@ -20,9 +20,11 @@ import pytest
 from deltalake import write_deltalake
 
 from gateway.engine import delta_extension
+from lakehouse import releases
 from lakehouse.config import REPO_ROOT
 
 PROVINCES = ["01", "79", "48", "31"]
+TEST_KEY = "gateway-test-master-key"  # a fixed test key: the real one lives outside the repo
 
 
 def residents(n: int, offset: int = 0) -> pa.Table:
@@ -103,8 +105,10 @@ class GatewayProcess:
         """A new Delta version of silver.population_residents (the gateway keeps running)."""
         write_deltalake(str(self.lake / "silver" / "population" / "residents"), residents(n, offset), mode="append")
 
-    def audit_lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.audit.read_text().splitlines()]
+    def audit_lines(self, phase: str = "outcome") -> list[dict]:
+        """Audit records of one phase: every statement has an intent (before) and an outcome (after)."""
+        lines = [json.loads(line) for line in self.audit.read_text().splitlines()]
+        return [r for r in lines if r.get("phase") == phase]
 
 
 def _free_port() -> int:
@@ -126,6 +130,7 @@ def start_gateway(var: Path, passwords: dict[str, str], extra_env: dict[str, str
         "LAKEHOUSE_GATEWAY_PASSWORDS_FILE": str(secrets_file),
         "LAKEHOUSE_GATEWAY_TIMEOUT_S": "3",
         "LAKEHOUSE_GATEWAY_MAX_ROWS": "5000",
+        "LAKEHOUSE_PSEUDONYM_KEY": TEST_KEY,
         **(extra_env or {}),
     }
     log = (var / "gateway.log").open("w")
@@ -168,7 +173,11 @@ def gateway() -> Iterator[GatewayProcess]:
     write_deltalake(str(lake / "silver" / "health" / "insurance_cards"), insurance_cards(1500))
     write_deltalake(str(lake / "silver" / "education" / "enrolments"), enrolments(1200))
     write_deltalake(str(lake / "bronze" / "population" / "citizen"), residents(50))  # never granted
-    write_deltalake(str(lake / "gold" / "population_by_province_age_sex"), population_gold())
+    gold = lake / "gold" / "population_by_province_age_sex"
+    write_deltalake(str(gold), population_gold())
+    releases.record(lake, "population_by_province_age_sex", 0, population_gold())  # v0 was released
+    unreleased = population_gold().set_column(4, "population", pa.array([1] * 128, pa.int64()))
+    write_deltalake(str(gold), unreleased, mode="overwrite")  # v1: a build that never passed the gate
     passwords = {
         "ministry-of-health": "health-secret-1",
         "ministry-of-education-and-training": "education-secret-2",
