@@ -48,6 +48,7 @@ def build(settings: Settings) -> Gateway:
         max_rows=settings.gateway_max_rows,
         max_bytes=settings.gateway_max_result_mb * 1_048_576,
         max_connections_per_ministry=settings.gateway_max_connections,
+        auth_timeout_s=settings.gateway_auth_timeout_s,
     )
     return Gateway(engines, passwords, Audit(settings.var_dir / "audit" / "sql.jsonl"), limits, tls)
 

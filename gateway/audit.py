@@ -25,12 +25,12 @@ import duckdb
 MAX_FIELD = 20_000  # characters of client text kept per record
 
 
-def printable(text: Any, limit: int = MAX_FIELD) -> str:
-    """Client text with control / format / unassigned characters (ANSI escapes, bidi overrides, NUL…)
-    escaped as \\uXXXX, cut to `limit` characters."""
+def printable(text: Any, limit: int = MAX_FIELD, keep: str = "") -> str:
+    """Client text with control / format / separator characters (ANSI escapes, bidi overrides, NUL, line
+    breaks unless kept) escaped as \\uXXXX, cut to `limit` characters."""
     out = []
     for ch in str(text)[:limit]:
-        if ch in "\n\t" or unicodedata.category(ch)[0] not in "CZ" or ch == " ":
+        if ch in keep or ch == " " or unicodedata.category(ch)[0] not in "CZ":
             out.append(ch)
         else:
             out.append(f"\\u{ord(ch):04x}")
@@ -62,7 +62,7 @@ class Audit:
                 "kind": kind,
                 "ministry": printable(ministry, 200),
                 "client": client,
-                "sql": printable(sql),
+                "sql": printable(sql, keep="\n\t"),
             }
         )
         return record_id
@@ -87,7 +87,7 @@ class Audit:
                 "kind": kind,
                 "ministry": printable(ministry, 200),
                 "client": client,
-                "sql": printable(sql),
+                "sql": printable(sql, keep="\n\t"),
                 "allowed": allowed,
                 "reason": printable(reason, 2000),
                 "rows": rows,

@@ -48,6 +48,7 @@ class Settings:
     gateway_max_concurrent: int = 2
     gateway_max_connections: int = 10
     gateway_max_result_mb: int = 64
+    gateway_auth_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +82,7 @@ class Settings:
             gateway_max_concurrent=int(_env("LAKEHOUSE_GATEWAY_MAX_CONCURRENT", "2")),
             gateway_max_connections=int(_env("LAKEHOUSE_GATEWAY_MAX_CONNECTIONS", "10")),
             gateway_max_result_mb=int(_env("LAKEHOUSE_GATEWAY_MAX_RESULT_MB", "64")),
+            gateway_auth_timeout_s=float(_env("LAKEHOUSE_GATEWAY_AUTH_TIMEOUT_S", "10")),
         )
 
     def server_url(self, server_type: str) -> str:
