@@ -1,6 +1,9 @@
 """Three representative ministry queries over 1M+ citizens, through the SQL gateway (psycopg over the
-PostgreSQL wire) vs embedded DuckDB on the same Delta tables, same run. Last line: the median time
-ratio (aim <= 1.15) and the p95 latency with 8 concurrent clients.
+PostgreSQL wire) vs embedded DuckDB on the same Delta tables, same run; then the same queries while a
+hostile ministry holds 50 connections (refused past its cap) sending 8,000-term ORs, deeply nested and
+near-limit statements and exploding recursive CTEs. The embedded baseline runs with the engine settings
+a ministry gets (threads, memory limit): the ratio is the gateway's own cost. Last line: the median
+time ratio (aim <= 1.15), the p95 with 8 concurrent clients, and the p95 under attack / idle (aim <= 2).
 
     .venv-data/bin/python -m bench.gateway_vs_duckdb --rows 1000000
 """
@@ -14,7 +17,9 @@ import shutil
 import socket
 import statistics
 import subprocess
+import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,9 +30,18 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from gateway.engine import delta_extension
-from lakehouse.config import REPO_ROOT
+from lakehouse.config import REPO_ROOT, Settings
 
 MINISTRY = "ministry-of-health"
+HOSTILE = "ministry-of-public-security"
+HOSTILE_SQL = [
+    "SELECT count(*) FROM silver.population_residents WHERE "
+    + " OR ".join(f"age_band = '{i}'" for i in range(8000)),  # over the size limit
+    "SELECT count(*) FROM silver.population_residents WHERE " + " OR ".join(f"age = {i}" for i in range(6000)),
+    "SELECT " + "(" * 2000 + "1" + ")" * 2000 + " AS x",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+    "SELECT count(*) FROM r, silver.population_residents",
+]
 QUERIES = {
     "population pyramid by province": "SELECT province_code_2025, age_band, sex, count(*) AS n "
     "FROM silver.population_residents GROUP BY ALL ORDER BY ALL",
@@ -74,13 +88,15 @@ def _start(var: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    (var / "passwords.json").write_text(json.dumps({MINISTRY: "bench"}))
+    (var / "passwords.json").write_text(json.dumps({MINISTRY: "bench", HOSTILE: "hostile"}))
     env = {
         **os.environ,
         "LAKEHOUSE_VAR": str(var),
         "LAKE_ROOT": str(var / "lake"),
         "LAKEHOUSE_GATEWAY_PORT": str(port),
         "LAKEHOUSE_GATEWAY_PASSWORDS_FILE": str(var / "passwords.json"),
+        "LAKEHOUSE_GATEWAY_TIMEOUT_S": "5",
+        "LAKEHOUSE_PSEUDONYM_KEY": "bench-only-key",
     }
     log = (var / "gateway.log").open("w")
     proc = subprocess.Popen([str(REPO_ROOT / "bin" / "lakehouse"), "gateway", "serve"], env=env, stdout=log, stderr=log)
@@ -91,6 +107,38 @@ def _start(var: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.25)
     return proc, f"host=127.0.0.1 port={port} user={MINISTRY} password=bench dbname=lakehouse"
+
+
+def _hostile(dsn: str, stop: threading.Event) -> Counter:
+    """50 connections of another ministry sending what costs a server most; counts what happened."""
+    seen: Counter = Counter()
+    hostile_dsn = dsn.replace(f"user={MINISTRY} password=bench", f"user={HOSTILE} password=hostile")
+
+    def attacker(i: int) -> None:
+        try:
+            conn = psycopg.connect(hostile_dsn, autocommit=True)
+        except psycopg.OperationalError:
+            seen["connection refused (cap)"] += 1
+            return
+        with conn:
+            while not stop.is_set():
+                try:
+                    conn.execute(HOSTILE_SQL[i % len(HOSTILE_SQL)]).fetchall()
+                    seen["answered"] += 1
+                except psycopg.errors.InsufficientPrivilege:
+                    seen["denied"] += 1
+                except psycopg.errors.QueryCanceled:
+                    seen["cancelled"] += 1
+                except psycopg.Error as exc:
+                    seen[type(exc).__name__] += 1
+
+    threads = [threading.Thread(target=attacker, args=(i,), daemon=True) for i in range(50)]
+    for t in threads:
+        t.start()
+    stop.wait()
+    for t in threads:
+        t.join(timeout=30)
+    return seen
 
 
 def _timed(run, sql: str) -> float:
@@ -110,6 +158,9 @@ def main() -> None:
     proc, dsn = _start(var)
     embedded = duckdb.connect()
     embedded.load_extension(delta_extension())
+    settings = Settings.from_env()  # the engine settings a ministry gets in the gateway
+    embedded.execute(f"SET threads = {settings.gateway_threads}")
+    embedded.execute(f"SET memory_limit = '{settings.gateway_memory_limit}'")
 
     def direct(sql: str, con: duckdb.DuckDBPyConnection = embedded) -> list:
         for relation, path in PATHS.items():
@@ -146,10 +197,25 @@ def main() -> None:
         print(
             f"8 concurrent clients x 9 queries: p95 gateway {p95 * 1000:.0f} ms, embedded {p95_embedded * 1000:.0f} ms"
         )
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            idle = [_timed(lambda s: conn.execute(s).fetchall(), sql) for _ in range(5) for sql in QUERIES.values()]
+            stop = threading.Event()
+            seen: Counter = Counter()
+            attack = threading.Thread(target=lambda: seen.update(_hostile(dsn, stop)))
+            attack.start()
+            time.sleep(3)  # the attack is under way (connections open, checks and recursions running)
+            attacked = [_timed(lambda s: conn.execute(s).fetchall(), sql) for _ in range(5) for sql in QUERIES.values()]
+            stop.set()
+            attack.join()
+        p95_idle = statistics.quantiles(idle, n=20)[-1]
+        p95_attacked = statistics.quantiles(attacked, n=20)[-1]
+        print(f"hostile ministry: {dict(seen)}")
+        print(f"another ministry's p95: idle {p95_idle * 1000:.0f} ms, under attack {p95_attacked * 1000:.0f} ms")
         print(f"{opts.rows:,} citizens")
         print(
             f"gateway / embedded median time ratio: {statistics.median(ratios):.2f}; "
-            f"p95 with 8 clients: {p95 * 1000:.0f} ms ({p95 / p95_embedded:.2f} x embedded)"
+            f"p95 with 8 clients: {p95 * 1000:.0f} ms ({p95 / p95_embedded:.2f} x embedded); "
+            f"p95 under attack / idle: {p95_attacked / p95_idle:.2f}"
         )
     finally:
         proc.terminate()

@@ -252,6 +252,13 @@ class MinistryEngine:
             (root / f"{name}.jsonl").stat().st_mtime_ns if (root / f"{name}.jsonl").exists() else 0 for name in gold
         )
 
+    def cached(self, sql: str) -> policy.Checked | None:
+        """A verdict already reached for this statement (Denied raised again), else None."""
+        cached = self._checked.get((sql, self._release_stamp()))
+        if isinstance(cached, policy.Denied):
+            raise policy.Denied(str(cached))
+        return cached
+
     def check(self, sql: str, tree: exp.Expression | None = None) -> policy.Checked:
         """The policy's verdict, cached per statement text and release state (grants are fixed)."""
         key = (sql, self._release_stamp())
@@ -282,6 +289,50 @@ class MinistryEngine:
         return first.replace(str(self.lake_root), "<lake>").strip().rstrip(":") or "query failed"
 
 
+class Watchdog:
+    """One thread for every time limit of the process (a timer thread per query costs more than a small
+    query): it cancels executions past their deadline, and keeps interrupting cancelled ones until they
+    stop (an interrupt landing between two calls into DuckDB is lost)."""
+
+    def __init__(self, tick: float = 0.05) -> None:
+        self.tick = tick
+        self.deadlines: dict[Execution, float] = {}
+        self.cancelled: set[Execution] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._loop, name="gateway-watchdog", daemon=True).start()
+
+    def watch(self, execution: Execution, seconds: float) -> None:
+        with self._lock:
+            self.deadlines[execution] = time.monotonic() + seconds
+
+    def forget(self, execution: Execution) -> None:
+        with self._lock:
+            self.deadlines.pop(execution, None)
+            self.cancelled.discard(execution)
+
+    def interrupt(self, execution: Execution) -> None:
+        with self._lock:
+            self.cancelled.add(execution)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.tick)
+            now = time.monotonic()
+            with self._lock:
+                late = [e for e, at in self.deadlines.items() if at <= now]
+                stopping = list(self.cancelled)
+            for execution in late:
+                execution.cancel("timeout")
+            for execution in stopping:
+                if execution.done.is_set():
+                    self.forget(execution)
+                else:
+                    execution.cursor.interrupt()
+
+
+WATCHDOG = Watchdog()
+
+
 @dataclass(frozen=True)
 class RunLimits:
     timeout_s: float = 30.0
@@ -307,13 +358,8 @@ class Execution:
             self.reason = reason
         if self.done.is_set():
             return
-
-        def keep_interrupting() -> None:  # an interrupt landing between two calls is lost: repeat it
-            while not self.done.wait(0.05):
-                self.cursor.interrupt()
-
         self.cursor.interrupt()
-        threading.Thread(target=keep_interrupting, daemon=True).start()
+        WATCHDOG.interrupt(self)  # again and again until run() returns
 
     def _stopped(self) -> QueryError:
         if self.reason == "timeout":
@@ -322,16 +368,16 @@ class Execution:
 
     def run(
         self,
-        describe: Callable[[list[str], list[str]], Callable[[list[tuple]], bytes]],
-        emit: Callable[[bytes, int], None],
+        describe: Callable[[list[str], list[str]], Callable[[list[tuple]], Any]],
+        emit: Callable[[Any, int, bool], None],
         clean_error: Callable[[str], str] = str,
     ) -> int:
-        """Execute; `describe(columns, types)` returns the batch encoder; returns the row count."""
-        timer = threading.Timer(self.limits.timeout_s, self.cancel, args=("timeout",))
+        """Execute; `describe(columns, types)` returns the batch encoder; `emit(encoded, rows, last)` gets
+        each batch (a short last batch says the result is complete: one hand-over for a small result)."""
         try:
             if self.reason:
                 raise self._stopped()
-            timer.start()
+            WATCHDOG.watch(self, self.limits.timeout_s)
             started = time.perf_counter()
             self.cursor.execute(self.sql, self.params or None)
             description = self.cursor.description or []
@@ -341,6 +387,7 @@ class Execution:
                     raise self._stopped()
                 batch = self.cursor.fetchmany(self.limits.batch_rows)
                 if not batch:
+                    emit(encode([]), 0, True)
                     break
                 self.rows += len(batch)
                 if self.rows > self.limits.max_rows:
@@ -357,7 +404,10 @@ class Execution:
                         "select fewer columns or rows",
                         "54000",
                     )
-                emit(encoded, len(batch))
+                last = len(batch) < self.limits.batch_rows
+                emit(encoded, len(batch), last)
+                if last:
+                    break
                 if time.perf_counter() - started > self.limits.timeout_s:
                     self.reason = self.reason or "timeout"
             return self.rows
@@ -368,5 +418,5 @@ class Execution:
                 raise self._stopped() from None
             raise QueryError(clean_error(str(exc)), "42000") from None
         finally:
-            timer.cancel()
             self.done.set()
+            WATCHDOG.forget(self)

@@ -180,7 +180,7 @@ class Running:
         self.execution = execution
         self.cursor = cursor
         self.record = record  # audit id, kind, start time
-        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=8)
+        self.queue: asyncio.Queue[list[tuple[str, Any]]] = asyncio.Queue(maxsize=8)
         self.leftover: list[bytes] = []
         self.columns: list[str] | None = None
         self.types: list[str] = []
@@ -192,8 +192,8 @@ class Running:
         loop = asyncio.get_running_loop()
         execution = self.execution
 
-        def put(item: tuple[str, Any]) -> None:
-            future = asyncio.run_coroutine_threadsafe(self.queue.put(item), loop)
+        def put(items: list[tuple[str, Any]]) -> None:
+            future = asyncio.run_coroutine_threadsafe(self.queue.put(items), loop)
             while True:
                 try:
                     future.result(timeout=0.1)
@@ -203,32 +203,38 @@ class Running:
                         future.cancel()
                         raise QueryError(f"query cancelled ({execution.reason})", "57014") from None
 
+        pending: list[tuple[str, Any]] = []
+
         def describe(columns: list[str], types: list[str]) -> Callable[[list[tuple]], list[bytes]]:
-            put(("description", (columns, types)))
+            pending.append(("description", (columns, types)))  # sent with the first batch: one hand-over
             return row_encoder(types)
+
+        def emit(batch: list[bytes], _rows: int, last: bool) -> None:
+            items = [*pending, ("rows", batch), *([("done", None)] if last else [])]
+            pending.clear()
+            put(items)
 
         def work() -> None:
             try:
-                rows = execution.run(describe, lambda batch, _n: put(("rows", batch)), self.session.clean_error)
-                put(("done", rows))
+                execution.run(describe, emit, self.session.clean_error)
             except QueryError as exc:
                 with contextlib.suppress(QueryError):
-                    put(("error", exc))
+                    put([("error", exc)])
             except Exception as exc:
                 log.exception("query failed in the gateway")
                 with contextlib.suppress(QueryError):
-                    put(("error", QueryError(f"internal error: {type(exc).__name__}")))
+                    put([("error", QueryError(f"internal error: {type(exc).__name__}"))])
 
         loop.run_in_executor(pool, work)
 
-    async def _next(self) -> tuple[str, Any]:
-        return await self.queue.get()
+    async def _next(self) -> None:
+        for kind, value in await self.queue.get():
+            self._take(kind, value)
 
     async def description(self) -> tuple[list[str], list[str]]:
         """Wait for the result's columns (or the error that came first)."""
         while self.columns is None and not self.finished:
-            kind, value = await self._next()
-            self._take(kind, value)
+            await self._next()
         if self.error is not None and self.columns is None:
             raise self.error
         return self.columns or [], self.types
@@ -247,9 +253,8 @@ class Running:
     async def rows_upto(self, limit: int) -> tuple[list[bytes], bool]:
         """Up to `limit` encoded rows (0 = all); True when the result is complete."""
         while not self.finished and (not limit or len(self.leftover) <= limit):
-            kind, value = await self._next()
-            self._take(kind, value)
-            if kind == "rows" and not limit:
+            await self._next()
+            if not limit and self.error is None:  # everything: stream each batch to the client as it comes
                 batch, self.leftover = self.leftover, []
                 self.rows += len(batch)
                 await self.session.write_rows(batch)
@@ -554,6 +559,9 @@ class Session:
         record = self.gw.audit.intent(self.user, self.client, sql, kind)
         loop = asyncio.get_running_loop()
         try:
+            known = self.engine.cached(sql)  # a statement checked before: no hop to the pool
+            if known is not None:
+                return record, False, known.sql, started
             catalog, checked = await asyncio.wait_for(
                 loop.run_in_executor(self.engine.pool, self._prepare, sql), self.gw.limits.check_timeout_s
             )
@@ -661,7 +669,8 @@ class Session:
             self.current = running
             columns, types = await running.description()
             self.send(self.description(columns, types))
-            await running.rows_upto(0)
+            rows, _complete = await running.rows_upto(0)  # streams big results; the rest comes back here
+            await self.write_rows(rows)
             self.send(m.CommandComplete(tag=f"SELECT {running.rows}"))
             self.finish(running)
         except (Denied, QueryError) as exc:
