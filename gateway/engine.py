@@ -113,7 +113,8 @@ class EngineLimits:
     memory_limit: str = "1GB"
     threads: int = 1
     temp_limit: str = "2GB"
-    max_concurrent: int = 2  # queries of one ministry running at once (the rest wait their turn)
+    max_concurrent: int = 1  # statements of one ministry using a core at once (the rest wait their turn)
+    threads_per_ministry: int = 8  # beyond that, statements queue (a suspended portal holds one thread)
 
 
 class MinistryEngine:
@@ -153,7 +154,10 @@ class MinistryEngine:
         self.db.execute("SET lock_configuration = true")
         self._lock = threading.Lock()
         # Checks and queries of this ministry run here, off the event loop and apart from other ministries.
-        self.pool = ThreadPoolExecutor(self.limits.max_concurrent, thread_name_prefix=f"gw-{ministry.name}")
+        self.pool = ThreadPoolExecutor(self.limits.threads_per_ministry, thread_name_prefix=f"gw-{ministry.name}")
+        # A slot is held while a statement is checked, executed or fetched, not while its rows wait for a
+        # slow client: it bounds the cores a ministry uses, the pool bounds how many statements it has.
+        self.slots = threading.BoundedSemaphore(self.limits.max_concurrent)
         self.retention_hours = self._retention()
 
     def grant_sql(self, grant: Grant, columns: list[str], version: int | None = None) -> str:
@@ -346,8 +350,17 @@ class Execution:
     are fetched and encoded in batches (never the whole result at once) and handed to `emit`, which
     blocks while the client is slow. `cancel()` works at any moment, before execution included."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], limits: RunLimits) -> None:
+    def __init__(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        sql: str,
+        params: list[Any],
+        limits: RunLimits,
+        slots: threading.Semaphore | None = None,
+    ) -> None:
         self.cursor, self.sql, self.params, self.limits = cursor, sql, params, limits
+        self.slots = slots or threading.Semaphore(1)
+        self.holding = False
         self.reason: str | None = None
         self.done = threading.Event()
         self.rows = 0
@@ -360,6 +373,17 @@ class Execution:
             return
         self.cursor.interrupt()
         WATCHDOG.interrupt(self)  # again and again until run() returns
+
+    def _hold(self) -> None:
+        while not self.slots.acquire(timeout=0.1):  # waiting for a slot is not execution time
+            if self.reason:
+                raise self._stopped()
+        self.holding = True
+
+    def _release(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.slots.release()
 
     def _stopped(self) -> QueryError:
         if self.reason == "timeout":
@@ -377,6 +401,7 @@ class Execution:
         try:
             if self.reason:
                 raise self._stopped()
+            self._hold()
             WATCHDOG.watch(self, self.limits.timeout_s)
             started = time.perf_counter()
             self.cursor.execute(self.sql, self.params or None)
@@ -387,6 +412,7 @@ class Execution:
                     raise self._stopped()
                 batch = self.cursor.fetchmany(self.limits.batch_rows)
                 if not batch:
+                    self._release()
                     emit(encode([]), 0, True)
                     break
                 self.rows += len(batch)
@@ -405,9 +431,11 @@ class Execution:
                         "54000",
                     )
                 last = len(batch) < self.limits.batch_rows
+                self._release()  # a slow client holds a thread, not a core
                 emit(encoded, len(batch), last)
                 if last:
                     break
+                self._hold()
                 if time.perf_counter() - started > self.limits.timeout_s:
                     self.reason = self.reason or "timeout"
             return self.rows
@@ -418,5 +446,6 @@ class Execution:
                 raise self._stopped() from None
             raise QueryError(clean_error(str(exc)), "42000") from None
         finally:
+            self._release()
             self.done.set()
             WATCHDOG.forget(self)

@@ -541,6 +541,11 @@ class Session:
     def _prepare(self, sql: str) -> tuple[bool, str]:
         """In the ministry's pool: route (catalog or data) and check; the SQL to run."""
         assert self.engine is not None and self.catalog is not None
+        with self.engine.slots:  # checking costs a core too
+            return self._route(sql)
+
+    def _route(self, sql: str) -> tuple[bool, str]:
+        assert self.engine is not None and self.catalog is not None
         if not Catalog.is_show(sql):
             try:
                 tree = policy.parse(sql)
@@ -595,7 +600,8 @@ class Session:
         else:
             cursor = self.cursor
         limits = self.gw.limits.run_limits()
-        running = Running(self, Execution(cursor, checked, params, limits), cursor, (audit_id, kind, started))
+        execution = Execution(cursor, checked, params, limits, self.engine.slots)
+        running = Running(self, execution, cursor, (audit_id, kind, started))
         running.sql = sql  # type: ignore[attr-defined]
         running.start(self.engine.pool)
         return running

@@ -45,7 +45,7 @@ class Settings:
     gateway_memory_limit: str = "1GB"
     gateway_threads: int = 1
     gateway_temp_limit: str = "2GB"
-    gateway_max_concurrent: int = 2
+    gateway_max_concurrent: int = 1
     gateway_max_connections: int = 10
     gateway_max_result_mb: int = 64
     gateway_auth_timeout_s: float = 10.0
@@ -79,7 +79,7 @@ class Settings:
             gateway_memory_limit=_env("LAKEHOUSE_GATEWAY_MEMORY_LIMIT", "1GB"),
             gateway_threads=int(_env("LAKEHOUSE_GATEWAY_THREADS", "1")),
             gateway_temp_limit=_env("LAKEHOUSE_GATEWAY_TEMP_LIMIT", "2GB"),
-            gateway_max_concurrent=int(_env("LAKEHOUSE_GATEWAY_MAX_CONCURRENT", "2")),
+            gateway_max_concurrent=int(_env("LAKEHOUSE_GATEWAY_MAX_CONCURRENT", "1")),
             gateway_max_connections=int(_env("LAKEHOUSE_GATEWAY_MAX_CONNECTIONS", "10")),
             gateway_max_result_mb=int(_env("LAKEHOUSE_GATEWAY_MAX_RESULT_MB", "64")),
             gateway_auth_timeout_s=float(_env("LAKEHOUSE_GATEWAY_AUTH_TIMEOUT_S", "10")),

@@ -187,3 +187,42 @@ def gateway() -> Iterator[GatewayProcess]:
     yield GatewayProcess("127.0.0.1", port, lake, passwords, var / "audit" / "sql.jsonl", proc.pid)
     proc.terminate()
     proc.wait(timeout=10)
+
+
+class WireClient:
+    """A bare PostgreSQL protocol client (pygwire + scramp) for what libpq cannot send: suspended
+    portals (Execute with a row limit), many open portals, messages in any order."""
+
+    def __init__(self, port: int, user: str, password: str) -> None:
+        import scramp
+        from pygwire import FrontendConnection
+        from pygwire import messages as m
+
+        self.m = m
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.conn = FrontendConnection()
+        self.send(m.StartupMessage(params={"user": user, "database": "lakehouse"}))
+        self.until(m.AuthenticationSASL)
+        client = scramp.ScramClient(["SCRAM-SHA-256"], user, password)
+        self.send(m.SASLInitialResponse(mechanism="SCRAM-SHA-256", data=client.get_client_first().encode()))
+        client.set_server_first(bytes(self.until(m.AuthenticationSASLContinue)[-1].data).decode())
+        self.send(m.SASLResponse(data=client.get_client_final().encode()))
+        self.until(m.ReadyForQuery)
+
+    def send(self, *msgs) -> None:
+        self.sock.sendall(b"".join(self.conn.send(msg) for msg in msgs))
+
+    def until(self, *kinds) -> list:
+        """Messages up to and including the first of `kinds` (an ErrorResponse also ends the wait)."""
+        got: list = []
+        while True:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError(f"closed by the gateway after {got}")
+            for msg in self.conn.receive(data):
+                got.append(msg)
+            if any(isinstance(g, kinds) for g in got):
+                return got
+
+    def close(self) -> None:
+        self.sock.close()

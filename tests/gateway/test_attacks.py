@@ -341,3 +341,39 @@ def test_gold_is_read_and_time_travelled_only_as_released(gateway) -> None:
             "never released",
         )
     _denied(gateway, HEALTH, "SELECT count(*) FROM table_at_version('silver.population_residents', 99)", "no version")
+
+
+def test_suspended_portals_stream_and_are_bounded(gateway) -> None:
+    from tests.gateway.conftest import WireClient
+
+    wire = WireClient(gateway.port, HEALTH, gateway.passwords[HEALTH])
+    m = wire.m
+    try:
+        wire.send(m.Query(query_string="BEGIN"))
+        wire.until(m.ReadyForQuery)
+        big = "SELECT person_pseudonym FROM silver.population_residents"
+        wire.send(m.Parse(statement="big", query=big), m.Bind(portal="p1", statement="big"), m.Execute("p1", 100))
+        wire.send(m.Sync())
+        first = wire.until(m.ReadyForQuery)
+        assert sum(isinstance(x, m.DataRow) for x in first) == 100 and any(
+            isinstance(x, m.PortalSuspended) for x in first
+        )
+        # while p1 is suspended, the same session (and ministry) still answers other statements
+        wire.send(m.Query(query_string="SELECT count(*) FROM silver.health_insurance_cards"))
+        other = wire.until(m.ReadyForQuery)
+        assert [bytes(x.columns[0]) for x in other if isinstance(x, m.DataRow)] == [b"1500"]
+        wire.send(m.Execute("p1", 0), m.Sync())
+        rest = wire.until(m.ReadyForQuery)
+        total = (
+            gateway.direct()
+            .execute(f"SELECT count(*) FROM delta_scan('{gateway.lake}/silver/population/residents')")
+            .fetchone()[0]
+        )
+        assert sum(isinstance(x, m.DataRow) for x in rest) == total - 100
+        for i in range(25):  # open portals are bounded per session
+            wire.send(m.Bind(portal=f"q{i}", statement="big"))
+        wire.send(m.Sync())
+        errors_seen = [x for x in wire.until(m.ReadyForQuery) if isinstance(x, m.ErrorResponse)]
+        assert errors_seen and "open portals" in errors_seen[0].fields["M"]
+    finally:
+        wire.close()
