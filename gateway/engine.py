@@ -16,6 +16,7 @@ memory), never in the catalog file or the lake. The `hash` mask is keyed the sam
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -321,17 +322,28 @@ class Watchdog:
     def _loop(self) -> None:
         while True:
             time.sleep(self.tick)
-            now = time.monotonic()
+            try:
+                self._sweep()
+            except Exception:  # the watchdog must outlive any one execution's trouble
+                log.exception("gateway watchdog")
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            late = [e for e, at in self.deadlines.items() if at <= now]
+            stopping = list(self.cancelled)
+        for execution in late:
             with self._lock:
-                late = [e for e, at in self.deadlines.items() if at <= now]
-                stopping = list(self.cancelled)
-            for execution in late:
-                execution.cancel("timeout")
-            for execution in stopping:
-                if execution.done.is_set():
-                    self.forget(execution)
-                else:
-                    execution.cursor.interrupt()
+                self.deadlines.pop(execution, None)
+            execution.cancel("timeout")
+        for execution in stopping:
+            if execution.done.is_set():
+                self.forget(execution)
+                continue
+            try:
+                execution.cursor.interrupt()
+            except duckdb.Error:  # its connection is already closed: nothing left to stop
+                self.forget(execution)
 
 
 WATCHDOG = Watchdog()
@@ -371,7 +383,8 @@ class Execution:
             self.reason = reason
         if self.done.is_set():
             return
-        self.cursor.interrupt()
+        with contextlib.suppress(duckdb.Error):  # a closed connection has nothing left to stop
+            self.cursor.interrupt()
         WATCHDOG.interrupt(self)  # again and again until run() returns
 
     def _hold(self) -> None:

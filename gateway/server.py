@@ -175,7 +175,10 @@ class Portal:
 class Running:
     """A statement executing in the ministry's pool; its batches of encoded rows arrive on a queue."""
 
-    def __init__(self, session: Session, execution: Execution, cursor: Any, record: tuple[str, str, float]) -> None:
+    def __init__(
+        self, session: Session, execution: Execution, cursor: Any, record: tuple[str, str, float], own: bool
+    ) -> None:
+        self.own_cursor = own  # a cursor opened for this statement alone: closed when it ends
         self.session = session
         self.execution = execution
         self.cursor = cursor
@@ -224,6 +227,10 @@ class Running:
                 log.exception("query failed in the gateway")
                 with contextlib.suppress(QueryError):
                     put([("error", QueryError(f"internal error: {type(exc).__name__}"))])
+            finally:
+                if self.own_cursor:
+                    with contextlib.suppress(Exception):
+                        self.cursor.close()
 
         loop.run_in_executor(pool, work)
 
@@ -591,6 +598,7 @@ class Session:
     def start(self, sql: str, record: tuple[str, bool, str, float], params: list[Any], kind: str) -> Running:
         assert self.engine is not None and self.catalog is not None
         audit_id, catalog, checked, started = record
+        own_cursor = True
         if catalog:
             cursor = self.catalog.cursor()
         elif any(
@@ -598,10 +606,10 @@ class Session:
         ):
             cursor = self.engine.cursor()  # a suspended portal streams from the session's cursor
         else:
-            cursor = self.cursor
+            cursor, own_cursor = self.cursor, False
         limits = self.gw.limits.run_limits()
         execution = Execution(cursor, checked, params, limits, self.engine.slots)
-        running = Running(self, execution, cursor, (audit_id, kind, started))
+        running = Running(self, execution, cursor, (audit_id, kind, started), own_cursor)
         running.sql = sql  # type: ignore[attr-defined]
         running.start(self.engine.pool)
         return running
