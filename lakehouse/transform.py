@@ -35,9 +35,11 @@ def dbt_vars() -> dict[str, object]:
     """dbt vars taken from the dataset contracts, so thresholds are stated once."""
     counts = {d.min_cell_count for d in datasets() if d.kind == "aggregate"}
     ks = {d.k_anonymity for d in datasets() if d.k_anonymity}
+    shares = {d.population.dominance_share for d in datasets() if d.population and d.population.dominance_share}
     return {
         "min_cell_count": max(counts) if counts else 10,
         "k_anonymity": max(ks) if ks else 5,
+        "vehicle_dominance_share": min(shares) if shares else 0.5,
         "direct_identifiers": sorted(direct_identifier_columns()),
     }
 

@@ -1,18 +1,23 @@
 {#-
   Small-cell suppression as CTEs, for an aggregate CTE `source_cte` with one row per cell.
 
-  Primary: cells with count < min_count. Complementary: a line of cells (all cells that share every
+  Primary: cells with count < min_count, or where `unsafe` (a SQL condition on the source's columns)
+  holds: e.g. fewer distinct owners than the threshold, or one owner holding most of the cell
+  (dominance), when the count is of vehicles rather than persons. Zero cells have no row (the
+  contract's zeroCells: absent); the publisher's release-set audit treats a missing row as a known 0.
+  Complementary: a line of cells (all cells that share every
   dimension but one) that holds exactly one suppressed cell would give it away through the line's
   total, so its smallest published cell is suppressed too; repeated over every dimension until stable
   (`rounds` passes). Emits CTEs ending in `suppressed_cells` with columns: the source's, plus
   `primary_suppressed` and `suppressed` (booleans). Call inside a WITH list, after `source_cte`.
 -#}
-{% macro suppress_cells(source_cte, dimensions, count_column, min_count, rounds=4) %}
+{% macro suppress_cells(source_cte, dimensions, count_column, min_count, rounds=4, unsafe=none) %}
+{%- set primary = count_column ~ ' < ' ~ min_count ~ (' or (' ~ unsafe ~ ')' if unsafe else '') %}
 suppression_step_0 as (
     select
         *,
-        {{ count_column }} < {{ min_count }} as primary_suppressed,
-        {{ count_column }} < {{ min_count }} as suppressed
+        {{ primary }} as primary_suppressed,
+        {{ primary }} as suppressed
     from {{ source_cte }}
 ),
 {%- set ns = namespace(step=0) %}
