@@ -331,7 +331,10 @@ def _solve(system: _System, result: AuditResult) -> None:
         a_ub, b_ub = _matrix(ub, local)
         result.lp_variables += n
         result.lp_constraints += len(rows)
-        names = tuple(sorted({system.where[v][0].dataset.name for v in variables}))
+        # Every table whose numbers enter the component contributes to what it gives away.
+        names = tuple(
+            sorted({system.where[v][0].dataset.name for v in variables} | {n for i in rows for n in system.rows[i][4]})
+        )
         for v in variables:
             t, key = system.where[v]
             if not rows and v not in system.fixed:
