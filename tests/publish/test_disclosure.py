@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyarrow as pa
 import pytest
 
@@ -121,3 +123,66 @@ def test_microdata_below_k_fails() -> None:
     table = _micro(["05-09"] * 5 + ["10-14"] * 4)
     report = check(MICRODATA, table, _micro_summary(table), audit=AUDIT)
     assert any("k achieved is 4" in f for f in report.failures)
+
+
+def test_a_cell_flagged_suppressed_that_still_shows_its_value_fails() -> None:
+    table = _table(population=pa.array([None, 7], pa.int64()), suppressed=[True, True])
+    report = check(DATASET, table, {**SUMMARY, "smallest_published_count": 7}, audit=AUDIT)
+    assert any("flagged suppressed (or unflagged) still show their population" in f for f in report.failures)
+
+
+def test_an_empty_cell_not_flagged_suppressed_fails() -> None:
+    table = _table(population=pa.array([None, None], pa.int64()), suppressed=[True, False])
+    report = check(DATASET, table, {**SUMMARY, "complementary_suppressed": 0}, audit=AUDIT)
+    assert any("empty population cell(s) not flagged suppressed" in f for f in report.failures)
+
+
+def test_a_missing_suppressed_column_fails() -> None:
+    report = check(DATASET, _table().drop_columns(["suppressed"]), SUMMARY, audit=AUDIT)
+    assert any("column suppressed missing" in f for f in report.failures)
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "shape"),
+    [
+        ("population", pa.array([109012345678, None], pa.int64()), "citizen_id"),  # a number, not a string
+        ("age_band", ["call +84 912 345 678", "25-29"], "phone"),
+        ("age_band", ["0084-912.345.678", "25-29"], "phone"),
+        ("sex", ["owner 29A-123.45", "male"], "plate_no"),
+        ("sex", ["DN4010123456789", "male"], "card_no"),
+        ("province_name_2025", ["born 1990-04-30", "x"], "date_of_birth"),
+        ("province_name_2025", ["ab" * 32, "x"], "pseudonym"),
+    ],
+)
+def test_identifier_shapes_are_found_in_every_column_and_spelling(column: str, values: list, shape: str) -> None:
+    report = check(DATASET, _table(**{column: values}), SUMMARY, audit=AUDIT)
+    assert any(f.startswith(f"column {column}:") and f"{shape} shape" in f for f in report.failures), report.failures
+
+
+def test_codes_and_counts_are_not_taken_for_identifiers() -> None:
+    table = _table(population=pa.array([123456, 25], pa.int64()), suppressed=[False, False])
+    report = check(
+        DATASET,
+        table,
+        {**SUMMARY, "primary_suppressed": 0, "complementary_suppressed": 0, "smallest_published_count": 25},
+        audit=AUDIT,
+    )
+    assert report.passed, report.failures
+
+
+def test_a_dbt_summary_that_does_not_describe_the_table_fails() -> None:
+    report = check(DATASET, _table(), {**SUMMARY, "cells": 3, "complementary_suppressed": 0}, audit=AUDIT)
+    assert any("summary says cells = 3, the table being published has 2" in f for f in report.failures)
+    assert any("summary says suppressed cells = 1" in f for f in report.failures)
+
+
+def test_release_set_findings_fail_the_gate_of_the_tables_involved() -> None:
+    from publish.release_audit import Finding
+
+    finding = Finding("interval", "other", "a=1", "pinned", ("other", DATASET.name))
+    report = check(DATASET, _table(), SUMMARY, audit=AuditResult(findings=[finding]))
+    assert report.failures == ["interval: other [a=1]: pinned"]
+    assert report.facts["release_audit_findings"] == ["interval: other [a=1]: pinned"]
+    assert check(
+        DATASET, _table(), SUMMARY, audit=AuditResult(findings=[dataclasses.replace(finding, involved=("other",))])
+    ).passed
