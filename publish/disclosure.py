@@ -93,10 +93,12 @@ class DisclosureReport:
             ),
             *(
                 [
-                    f"- Release-set audit: {a.get('suppressed_cells')} suppressed cells over "
-                    f"{len(a.get('tables', []))} tables, LP {a.get('lp_variables')} variables x "
-                    f"{a.get('lp_constraints')} constraints (HiGHS), "
-                    f"{a.get('findings')} finding(s) in the set"
+                    "- Release-set audit (every table of this run and every earlier release, LP with HiGHS): "
+                    f"linked with {', '.join(a['linked_datasets']) or 'no other dataset'}; compared with the "
+                    f"previous release v{a['earlier_releases_held']}"
+                    if a.get("earlier_releases_held") is not None
+                    else "- Release-set audit (every table of this run and every earlier release, LP with HiGHS): "
+                    f"linked with {', '.join(a['linked_datasets']) or 'no other dataset'}; no earlier release"
                     for a in [f.get("release_audit")]
                     if a
                 ]
@@ -270,7 +272,12 @@ def _audit_findings(dataset: Dataset, audit: AuditResult | None, report: Disclos
     if audit is None:
         report.fail("the release-set audit did not run")
         return
-    report.facts["release_audit"] = audit.summary()
+    # Stable facts only (no timings, no other tables' versions): an unchanged dataset re-publishes nothing.
+    linked = sorted(audit.linked.get(dataset.name, ()))
+    report.facts["release_audit"] = {
+        "linked_datasets": linked,
+        "earlier_releases_held": audit.earlier.get(dataset.name),
+    }
     report.facts["smallest_protection_interval"] = audit.smallest_interval.get(dataset.name)
     mine = audit.findings_for(dataset.name)
     report.facts["release_audit_findings"] = [str(f) for f in mine]

@@ -78,6 +78,8 @@ class AuditResult:
     seconds: float = 0.0
     # dataset -> the suppressed cell with the fewest possible values left to an intruder
     smallest_interval: dict[str, dict[str, Any]] = field(default_factory=dict)
+    linked: dict[str, set[str]] = field(default_factory=dict)  # dataset -> datasets of the same population
+    earlier: dict[str, int] = field(default_factory=dict)  # dataset -> the previous release compared with
 
     @property
     def passed(self) -> bool:
@@ -462,12 +464,15 @@ def audit(lake_root: Path, contracts: tuple[Dataset, ...] | None = None) -> Audi
                 if value is None:
                     system.var(t, key)  # every suppressed cell is audited, linked or not
     for members in groups.values():
+        for t in members:
+            result.linked[t.dataset.name] = {m.dataset.name for m in members} - {t.dataset.name}
         for a, b in itertools.combinations(members, 2):
             _link(system, a, b)
         for micro in (t for t in members if t.dataset.kind == "microdata"):
             for agg in (t for t in members if t.dataset.kind == "aggregate"):
                 _microdata_subtraction(micro, agg, result)
     _carry_over(system, current, previous)
+    result.earlier = {name: t.version for name, t in previous.items()}
     result.suppressed_cells = len(system.where)
     _solve(system, result)
     for t in current:
