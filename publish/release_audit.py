@@ -5,7 +5,7 @@ audit takes that position. The release set is the candidate build (every dataset
 plus the release log (lakehouse/releases.py). From the dataset contracts' `population` it knows which
 tables count the same units, and it checks:
 
-- interval: a linear programme (scipy's HiGHS) over the suppressed cells of every linked table. Its
+- interval: a linear programme (HiGHS, through highspy) over the suppressed cells of every linked table. Its
   constraints are what the intruder can write down: present cells >= 1 (zero cells have no row, so an
   absent row is a known 0), published cells as constants, equal margins of tables of the same
   population over their shared dimensions (or bounds where one covers a subset, e.g. microdata, or
@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import highspy
 import numpy as np
 import pyarrow as pa
-from scipy.optimize import linprog
-from scipy.sparse import csr_matrix
+from scipy.sparse import csc_matrix
 
 from data_contracts import Dataset, datasets
 from lakehouse import releases
@@ -300,17 +300,53 @@ def _components(system: _System) -> list[tuple[list[int], list[int]]]:
     return [(vs, rows_of.get(root, [])) for root, vs in groups.items()]
 
 
-def _matrix(rows: list, local: dict[int, int]) -> tuple[Any, Any]:
-    """Sparse constraint matrix and right-hand side over a component's variables (None when empty)."""
-    if not rows:
-        return None, None
-    data, ri, ci = [], [], []
-    for r, (coefs, *_rest) in enumerate(rows):
-        for v, c in coefs.items():
-            data.append(c)
-            ri.append(r)
-            ci.append(local[v])
-    return csr_matrix((data, (ri, ci)), shape=(len(rows), len(local))), np.array([r[2] for r in rows])
+class _Programme:
+    """One component's LP in HiGHS, built once and re-solved warm (only the objective changes) for the
+    minimum and maximum of each cell: thousands of cells cost little more than one solve each."""
+
+    def __init__(self, rows: list, local: dict[int, int], bounds: list[tuple[float, float]]) -> None:
+        n, m = len(local), len(rows)
+        data, ri, ci = [], [], []
+        for r, (coefs, *_rest) in enumerate(rows):
+            for v, c in coefs.items():
+                data.append(c)
+                ri.append(r)
+                ci.append(local[v])
+        matrix = csc_matrix((data, (ri, ci)), shape=(m, n))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, m
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = np.array([b[0] for b in bounds], dtype=float)
+        lp.col_upper_ = np.array([b[1] for b in bounds], dtype=float)
+        lp.row_lower_ = np.array([r[2] if r[1] == "==" else -highspy.kHighsInf for r in rows], dtype=float)
+        lp.row_upper_ = np.array([r[2] for r in rows], dtype=float)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        self.solves = 0
+
+    def feasible(self) -> bool:
+        self.highs.run()
+        self.solves += 1
+        return self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+    def extreme(self, column: int, maximise: bool) -> float:
+        """The cell's smallest or largest value over every table consistent with the release set."""
+        h = self.highs
+        h.changeColCost(column, 1.0)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
+        h.run()
+        self.solves += 1
+        status, value = h.getModelStatus(), float(h.getInfo().objective_function_value)
+        h.changeColCost(column, 0.0)  # (this resets the solution info: read it first)
+        if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return float("inf") if maximise else float("-inf")
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"HiGHS ended with {status} on a feasible interval audit")
+        return value
 
 
 def _solve(system: _System, result: AuditResult) -> None:
@@ -322,69 +358,71 @@ def _solve(system: _System, result: AuditResult) -> None:
             )
     for variables, rows in _components(system):
         local = {v: i for i, v in enumerate(variables)}
-        n = len(variables)
+        # A present cell is at least 1 (zero cells have no row); an earlier release may have fixed it.
         bounds = [
-            (system.fixed[v], system.fixed[v]) if v in system.fixed else (1, None) for v in variables
-        ]  # a present cell is at least 1: zero cells have no row
-        eq = [system.rows[i] for i in rows if system.rows[i][1] == "=="]
-        ub = [system.rows[i] for i in rows if system.rows[i][1] == "<="]
-
-        a_eq, b_eq = _matrix(eq, local)
-        a_ub, b_ub = _matrix(ub, local)
-        result.lp_variables += n
+            (system.fixed[v], system.fixed[v]) if v in system.fixed else (1.0, highspy.kHighsInf) for v in variables
+        ]
+        result.lp_variables += len(variables)
         result.lp_constraints += len(rows)
         # Every table whose numbers enter the component contributes to what it gives away.
         names = tuple(
             sorted({system.where[v][0].dataset.name for v in variables} | {n for i in rows for n in system.rows[i][4]})
         )
-        for v in variables:
-            t, key = system.where[v]
-            if not rows and v not in system.fixed:
-                lower, upper = 1.0, float("inf")
-            else:
-                c = np.zeros(n)
-                c[local[v]] = 1.0
-                low = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-                high = linprog(-c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-                result.lp_solves += 2
-                if low.status == 2 or high.status == 2:
-                    result.findings.append(
-                        Finding(
-                            "relation",
-                            t.dataset.name,
-                            _cell_label(_dims(t), key),
-                            "the linked tables' published numbers admit no value for this cell (declared links "
-                            f"do not hold between {', '.join(names)})",
-                            names,
-                        )
-                    )
-                    continue
-                lower = float(np.ceil(low.fun - 1e-6))
-                upper = float("inf") if high.status == 3 else float(np.floor(-high.fun + 1e-6))
-            values = float("inf") if upper == float("inf") else upper - lower + 1
-            required = t.dataset.required_interval
-            cell = {
-                "cell": _cell_label(_dims(t), key),
-                "lower": int(lower),
-                "upper": "inf" if upper == float("inf") else int(upper),
-                "values": "inf" if values == float("inf") else int(values),
-                "required": required,
-            }
-            best = result.smallest_interval.get(t.dataset.name)
-            if best is None or (best["values"] == "inf" or (values != float("inf") and values < best["values"])):
-                result.smallest_interval[t.dataset.name] = cell
-            if values < required:
+        programme = None
+        if rows or any(v in system.fixed for v in variables):
+            programme = _Programme([system.rows[i] for i in rows], local, bounds)
+            if not programme.feasible():
+                t, key = system.where[variables[0]]
+                result.lp_solves += programme.solves
                 result.findings.append(
                     Finding(
-                        "interval",
+                        "relation",
                         t.dataset.name,
-                        cell["cell"],
-                        f"an intruder holding {', '.join(names)} knows this suppressed cell lies in "
-                        f"{cell['lower']}..{cell['upper']} ({cell['values']} possible values, the contract asks "
-                        f"{required})",
+                        _cell_label(_dims(t), key),
+                        "the linked tables' published numbers admit no value for their suppressed cells (declared "
+                        f"links do not hold between {', '.join(names)})",
                         names,
                     )
                 )
+                continue
+        for v in variables:
+            t, key = system.where[v]
+            if programme is None:
+                lower, upper = 1.0, float("inf")
+            else:
+                lower = float(np.ceil(programme.extreme(local[v], maximise=False) - 1e-6))
+                upper = programme.extreme(local[v], maximise=True)
+                upper = upper if upper == float("inf") else float(np.floor(upper + 1e-6))
+            _judge(t, key, lower, upper, names, result)
+        if programme is not None:
+            result.lp_solves += programme.solves
+
+
+def _judge(t: PublishedTable, key: Key, lower: float, upper: float, names: tuple, result: AuditResult) -> None:
+    """Record the cell's interval; a finding when it leaves fewer possible values than the contract asks."""
+    values = float("inf") if upper == float("inf") else upper - lower + 1
+    required = t.dataset.required_interval
+    cell = {
+        "cell": _cell_label(_dims(t), key),
+        "lower": int(lower),
+        "upper": "inf" if upper == float("inf") else int(upper),
+        "values": "inf" if values == float("inf") else int(values),
+        "required": required,
+    }
+    best = result.smallest_interval.get(t.dataset.name)
+    if best is None or best["values"] == "inf" or (values != float("inf") and values < best["values"]):
+        result.smallest_interval[t.dataset.name] = cell
+    if values < required:
+        result.findings.append(
+            Finding(
+                "interval",
+                t.dataset.name,
+                cell["cell"],
+                f"an intruder holding {', '.join(names)} knows this suppressed cell lies in "
+                f"{cell['lower']}..{cell['upper']} ({cell['values']} possible values, the contract asks {required})",
+                names,
+            )
+        )
 
 
 # --- the other checks ------------------------------------------------------------------------------------
