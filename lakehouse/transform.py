@@ -59,7 +59,7 @@ def _merge_results(settings: Settings, target: Path) -> None:
     merged_path = merged_results_path(settings)
     merged = json.loads(merged_path.read_text()) if merged_path.exists() else {}
     for r in json.loads(produced.read_text()).get("results", []):
-        merged[r["unique_id"]] = {"status": r["status"], "at": r.get("timing", [{}])[-1].get("completed_at")}
+        merged[r["unique_id"]] = {"status": r["status"], "at": (r.get("timing") or [{}])[-1].get("completed_at")}
     merged_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = merged_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
