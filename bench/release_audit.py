@@ -114,9 +114,8 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=3321, help="geographic units (34 provinces, 3321 communes)")
     ap.add_argument("--seed", type=int, default=7)
     opts = ap.parse_known_args()[0]  # run.sh passes every benchmark the same options
-    contracts = tuple(
-        dataset(n) for n in ("enrolment_by_province_school_level", "pupils_by_province_insurance", "enrolment_microdata")
-    )
+    names = ("enrolment_by_province_school_level", "pupils_by_province_insurance", "enrolment_microdata")
+    contracts = tuple(dataset(n) for n in names)
     with tempfile.TemporaryDirectory() as tmp:
         lake = Path(tmp) / "lake"
         started = time.perf_counter()

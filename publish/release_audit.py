@@ -14,8 +14,8 @@ tables count the same units, and it checks:
 - relation: a declared link the published numbers contradict (the contracts or the tables are wrong).
 - microdata: aggregate minus microdata rows, per cell, for microdata with withheld values: when the
   rows that lost the value are all one class, the difference places fewer than k of them in a cell.
-- release difference: a published cell that changed by 1..threshold-1 since the previous release
-  gives away the persons who arrived or left.
+- release difference: a published cell that changed by 1..threshold-1 since the last release that
+  published it gives away the persons who arrived or left.
 
 Findings fail the gate of every dataset they involve and are listed in its disclosure report.
 """
@@ -119,11 +119,12 @@ class AuditResult:
 # --- the release set -------------------------------------------------------------------------------------
 
 
-def release_set(lake_root: Path, contracts: tuple[Dataset, ...] | None = None) -> tuple[list, dict]:
-    """(current, previous): per dataset the table about to be public (gold's current build, else its last
-    release), and the latest release older than it (for the difference check)."""
+def release_set(lake_root: Path, contracts: tuple[Dataset, ...] | None = None) -> tuple[list, dict, dict]:
+    """(current, previous, history): per dataset the table about to be public (gold's current build, else
+    its last release), the latest release older than it, and every release older than it (oldest first)."""
     current: list[PublishedTable] = []
     previous: dict[str, PublishedTable] = {}
+    history: dict[str, list[PublishedTable]] = {}
     for d in contracts if contracts is not None else datasets():
         log = releases.released(lake_root, d.name)
         gold = d.gold_path(lake_root)
@@ -136,9 +137,11 @@ def release_set(lake_root: Path, contracts: tuple[Dataset, ...] | None = None) -
             continue
         older = [r for r in log if r.gold_version < current[-1].version]
         if older:
-            rows = releases.read_release(lake_root, older[-1])
-            previous[d.name] = PublishedTable(d, older[-1].gold_version, rows, released=True)
-    return current, previous
+            history[d.name] = [
+                PublishedTable(d, r.gold_version, releases.read_release(lake_root, r), released=True) for r in older
+            ]
+            previous[d.name] = history[d.name][-1]
+    return current, previous, history
 
 
 def _dims(t: PublishedTable) -> list[str]:
@@ -263,7 +266,8 @@ def _link(system: _System, a: PublishedTable, b: PublishedTable) -> None:
 
 
 def _carry_over(system: _System, current: list[PublishedTable], previous: dict[str, PublishedTable]) -> None:
-    """A cell suppressed now but published by an earlier release of unchanged data is known."""
+    """A cell suppressed now but published by the previous release is known, as long as every cell both
+    publish still shows the same value (the intruder's fair guess: the data did not change)."""
     for t in current:
         before = previous.get(t.dataset.name)
         if t.dataset.kind != "aggregate" or before is None:
@@ -387,6 +391,8 @@ def _solve(system: _System, result: AuditResult) -> None:
                 continue
         for v in variables:
             t, key = system.where[v]
+            if v in system.fixed:
+                continue  # public since an earlier release: it constrains the others, it has nothing left to hide
             if programme is None:
                 lower, upper = 1.0, float("inf")
             else:
@@ -466,21 +472,30 @@ def _microdata_subtraction(micro: PublishedTable, agg: PublishedTable, result: A
             )
 
 
-def _release_difference(t: PublishedTable, before: PublishedTable, result: AuditResult) -> None:
-    """A published cell that moved by 1..threshold-1 since the previous release discloses the movers."""
+def _release_difference(t: PublishedTable, earlier: list[PublishedTable], result: AuditResult) -> None:
+    """A published cell that moved by 1..threshold-1 since the last release that published it (an absent
+    row published a 0) discloses the persons who arrived or left."""
     threshold = t.dataset.min_cell_count
-    now, then = _cells(t), _cells(before)
-    for key in set(now) | set(then):
-        a, b = now.get(key, 0), then.get(key, 0)
-        if a is None or b is None:
-            continue  # suppressed on one side: the interval audit covers it
+    last: dict[Key, tuple[int, int]] = {}  # cell -> (value, version) as last published
+    for release in earlier:
+        cells = _cells(release)
+        for key in set(last) | set(cells):
+            value = cells.get(key, 0)
+            if value is not None:
+                last[key] = (value, release.version)
+    now = _cells(t)
+    for key in set(now) | set(last):
+        a = now.get(key, 0)
+        if a is None or key not in last:
+            continue  # suppressed now: the interval audit covers it
+        b, version = last[key]
         if 0 < abs(a - b) < threshold:
             result.findings.append(
                 Finding(
                     "release-difference",
                     t.dataset.name,
                     _cell_label(_dims(t), key),
-                    f"published {b} in v{before.version} and {a} in v{t.version}: the difference identifies "
+                    f"published {b} in v{version} and {a} in v{t.version}: the difference identifies "
                     f"{abs(a - b)} person(s) (fewer than {threshold})",
                     (t.dataset.name,),
                 )
@@ -490,7 +505,7 @@ def _release_difference(t: PublishedTable, before: PublishedTable, result: Audit
 def audit(lake_root: Path, contracts: tuple[Dataset, ...] | None = None) -> AuditResult:
     """Audit the release set in `lake_root` (current gold builds + the release log) as an intruder."""
     started = time.perf_counter()
-    current, previous = release_set(lake_root, contracts)
+    current, previous, history = release_set(lake_root, contracts)
     result = AuditResult(tables=[t.label for t in current] + [t.label for t in previous.values()])
     system = _System()
     groups: dict[str, list[PublishedTable]] = defaultdict(list)
@@ -514,7 +529,7 @@ def audit(lake_root: Path, contracts: tuple[Dataset, ...] | None = None) -> Audi
     result.suppressed_cells = len(system.where)
     _solve(system, result)
     for t in current:
-        if t.dataset.kind == "aggregate" and t.dataset.name in previous:
-            _release_difference(t, previous[t.dataset.name], result)
+        if t.dataset.kind == "aggregate" and t.dataset.name in history:
+            _release_difference(t, history[t.dataset.name], result)
     result.seconds = time.perf_counter() - started
     return result

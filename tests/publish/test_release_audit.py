@@ -266,13 +266,36 @@ def test_a_small_change_between_releases_identifies_the_movers(tmp_path: Path) -
 
 
 def test_a_cell_an_earlier_release_published_stays_known_while_the_data_is_unchanged(tmp_path: Path) -> None:
+    """Province 01's pupils were published in v0; v1 of the same data withholds them, but the intruder still
+    holds 36 + 20 = 56, which pins the two enrolment cells withheld beside 50 pupils."""
     lake = _settings(tmp_path).lake_root
     before = {("01", "insured"): 36, ("01", "not_insured"): 20, ("02", "insured"): 60, ("02", "not_insured"): 15}
-    releases.record(lake, PUPILS.name, 0, _write(lake, PUPILS, before))
-    _write(lake, PUPILS, {**before, ("01", "insured"): None, ("02", "insured"): None})  # same data, more withheld
-    found = audit(lake, (PUPILS,)).findings
-    assert {f.cell for f in found} == {
-        "province_code_2025=01, insurance_status=insured",
-        "province_code_2025=02, insurance_status=insured",
+    enrolment = {
+        ("01", YEAR, "primary"): None,
+        ("01", YEAR, "lower_secondary"): 50,
+        ("01", YEAR, "upper_secondary"): None,
+        ("02", YEAR, "primary"): 75,
     }
-    assert all("1 possible values" in f.detail for f in found)
+    _write(lake, ENROLMENT, enrolment)
+    _write(lake, PUPILS, {**before, ("01", "insured"): None, ("01", "not_insured"): None})
+    assert audit(lake, (ENROLMENT, PUPILS)).passed  # without the earlier release the total is unknown
+    releases.record(lake, PUPILS.name, 0, _gold(PUPILS, before))
+    _write(lake, PUPILS, {**before, ("01", "insured"): None, ("01", "not_insured"): None})  # v1, same data
+    found = audit(lake, (ENROLMENT, PUPILS)).findings
+    assert {f.cell for f in found} == {
+        f"province_code_2025=01, school_year={YEAR}, school_level=primary",
+        f"province_code_2025=01, school_year={YEAR}, school_level=upper_secondary",
+    }
+    assert all("1..5" in f.detail for f in found)
+
+
+def test_a_cell_is_compared_with_the_last_release_that_published_it(tmp_path: Path) -> None:
+    lake = _settings(tmp_path).lake_root
+    cells = {("01", "insured"): 36, ("01", "not_insured"): 20, ("02", "insured"): 60, ("02", "not_insured"): 15}
+    releases.record(lake, PUPILS.name, 0, _write(lake, PUPILS, cells))  # gold v0
+    hidden = {**cells, ("01", "insured"): None, ("02", "insured"): None}
+    releases.record(lake, PUPILS.name, 1, _write(lake, PUPILS, hidden))  # gold v1: the cell withheld
+    _write(lake, PUPILS, {**cells, ("01", "insured"): 39})  # gold v2: 3 more than v0 published
+    found = audit(lake, (PUPILS,)).findings
+    assert [f.check for f in found] == ["release-difference"]
+    assert "published 36 in v0 and 39 in v2" in found[0].detail

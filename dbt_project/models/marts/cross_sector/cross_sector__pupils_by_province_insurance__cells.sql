@@ -46,6 +46,7 @@ linked as (
 ),
 
 {{ suppress_cells('linked', ['province_code_2025', 'insurance_status'], 'pupils', var('min_cell_count'),
-                  unsafe='total_would_pin_enrolment') }}
+                  unsafe='total_would_pin_enrolment',
+                  release_of='pupils_by_province_insurance', published_as='pupils') }}
 
 select * from suppressed_cells

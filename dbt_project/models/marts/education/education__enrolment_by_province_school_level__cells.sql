@@ -18,6 +18,7 @@ counted as (
 ),
 
 {{ suppress_cells('counted', ['province_code_2025', 'school_year', 'school_level'], 'pupils', var('min_cell_count'),
-                  unsafe='province_pupils <= ' ~ var('min_cell_count')) }}
+                  unsafe='province_pupils <= ' ~ var('min_cell_count'),
+                  release_of='enrolment_by_province_school_level', published_as='pupils') }}
 
 select * exclude (province_pupils) from suppressed_cells

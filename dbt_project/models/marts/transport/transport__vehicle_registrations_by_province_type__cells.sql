@@ -25,6 +25,7 @@ counted as (
 
 {{ suppress_cells('counted', ['province_code_2025', 'vehicle_type'], 'registrations', var('min_cell_count'),
                   unsafe='owners < ' ~ var('min_cell_count') ~ ' or largest_owner_vehicles > '
-                         ~ var('vehicle_dominance_share') ~ ' * registrations') }}
+                         ~ var('vehicle_dominance_share') ~ ' * registrations',
+                  release_of='vehicle_registrations_by_province_type', published_as='registrations') }}
 
 select * from suppressed_cells
