@@ -1,10 +1,10 @@
 """The release-set disclosure audit on a large synthetic release set. Last line: seconds, cells, LP size.
 
-    .venv-data/bin/python -m bench.release_audit --citizens 1000000 --units 3321
+    .venv-data/bin/python -m bench.release_audit --citizens 1000000 --units 34
 
 Gold tables shaped by the real dataset contracts (enrolment by unit x school year x level, pupils by unit
 x insurance status, enrolment microdata) are drawn for `--citizens` people spread over `--units`
-geographic units with skewed sizes (34 = provinces; 3321 = the 2025 communes, a far larger LP), then
+geographic units with skewed sizes (34 = the provinces; more units = many small cells, a large LP), then
 suppressed (primary below 10, complementary per line, as dbt does) and written as Delta tables with an
 earlier release of the same numbers in the release log. The audit then runs as the publisher's gate does.
 """
@@ -111,7 +111,7 @@ def _release_set(lake: Path, citizens: int, units: int, seed: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--citizens", type=int, default=1_000_000)
-    ap.add_argument("--units", type=int, default=3321, help="geographic units (34 provinces, 3321 communes)")
+    ap.add_argument("--units", type=int, default=34, help="geographic units: 34 provinces; e.g. 1000 for a stress LP")
     ap.add_argument("--seed", type=int, default=7)
     opts = ap.parse_known_args()[0]  # run.sh passes every benchmark the same options
     names = ("enrolment_by_province_school_level", "pupils_by_province_insurance", "enrolment_microdata")
