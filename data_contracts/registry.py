@@ -407,6 +407,16 @@ def _source(path: Path) -> SourceTable:
                 f"{p.classification!r} on column {p.name}",
                 f"classify every column as one of {list(CLASSIFICATIONS)}",
             )
+        shape = _custom(p.customProperties).get("identifierPattern")
+        if shape is not None:
+            try:
+                re.compile(str(shape))
+            except re.error as exc:
+                problems.add(
+                    f"schema[0].properties[{i}].customProperties.identifierPattern",
+                    f"bad regular expression ({exc})",
+                    "fix the pattern (Python re, searched anywhere in a published value)",
+                )
     if not any(p.primaryKey for p in props):
         problems.add("schema[0].properties", "no primary key", "mark the key column(s) with primaryKey: true")
     server = c.servers[0] if c.servers else None
