@@ -88,7 +88,8 @@ class DisclosureReport:
                     f"- Cells suppressed: {f.get('suppressed_primary')} primary, {f.get('suppressed_complementary')} "
                     f"complementary of {f.get('cells')} ({f.get('units_suppressed')} {f.get('counting_unit')}s "
                     f"withheld); smallest published count {f.get('smallest_published_count')}",
-                    f"- Smallest protection interval (release-set audit): {f.get('smallest_protection_interval')}",
+                    "- Smallest protection interval (release-set audit): "
+                    + _interval(f.get("smallest_protection_interval")),
                 ]
             ),
             *(
@@ -122,6 +123,15 @@ class DisclosureReport:
                 f"dataset {self.dataset} failed the disclosure gate (check: {', '.join(sorted(self.failed_checks))})"
                 f"; nothing published{where}: " + "; ".join(self.failures)
             )
+
+
+def _interval(cell: dict[str, Any] | None) -> str:
+    if not cell:
+        return "no suppressed cell"
+    return (
+        f"{cell['lower']}..{cell['upper']} ({cell['values']} possible values, {cell['required']} required) "
+        f"at {cell['cell']}"
+    )
 
 
 def _lone_suppressed_lines(dataset: Dataset, table: pa.Table) -> list[str]:
