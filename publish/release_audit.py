@@ -329,6 +329,7 @@ class _Programme:
         lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("simplex_strategy", 4)  # primal: a new objective keeps the basis feasible
         self.highs.passModel(lp)
         self.solves = 0
 
@@ -337,20 +338,24 @@ class _Programme:
         self.solves += 1
         return self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
 
-    def extreme(self, column: int, maximise: bool) -> float:
-        """The cell's smallest or largest value over every table consistent with the release set."""
-        h = self.highs
-        h.changeColCost(column, 1.0)
+    def extremes(self, columns: list[int], maximise: bool) -> list[float]:
+        """Each cell's smallest (or largest) value over every table consistent with the release set. One
+        objective sense for the whole pass, so each solve starts from the previous optimal basis."""
+        h, out = self.highs, []
         h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
-        h.run()
-        self.solves += 1
-        status, value = h.getModelStatus(), float(h.getInfo().objective_function_value)
-        h.changeColCost(column, 0.0)  # (this resets the solution info: read it first)
-        if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-            return float("inf") if maximise else float("-inf")
-        if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"HiGHS ended with {status} on a feasible interval audit")
-        return value
+        for column in columns:
+            h.changeColCost(column, 1.0)
+            h.run()
+            self.solves += 1
+            status, value = h.getModelStatus(), float(h.getInfo().objective_function_value)
+            h.changeColCost(column, 0.0)  # (this resets the solution info: read it first)
+            if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+                out.append(float("inf") if maximise else float("-inf"))
+            elif status == highspy.HighsModelStatus.kOptimal:
+                out.append(value)
+            else:
+                raise RuntimeError(f"HiGHS ended with {status} on a feasible interval audit")
+        return out
 
 
 def _solve(system: _System, result: AuditResult) -> None:
@@ -389,17 +394,16 @@ def _solve(system: _System, result: AuditResult) -> None:
                     )
                 )
                 continue
-        for v in variables:
-            t, key = system.where[v]
-            if v in system.fixed:
-                continue  # public since an earlier release: it constrains the others, it has nothing left to hide
-            if programme is None:
-                lower, upper = 1.0, float("inf")
-            else:
-                lower = float(np.ceil(programme.extreme(local[v], maximise=False) - 1e-6))
-                upper = programme.extreme(local[v], maximise=True)
-                upper = upper if upper == float("inf") else float(np.floor(upper + 1e-6))
-            _judge(t, key, lower, upper, names, result)
+        # Cells public since an earlier release constrain the others; they have nothing left to hide.
+        judged = [v for v in variables if v not in system.fixed]
+        if programme is None:
+            lows, highs = [1.0] * len(judged), [float("inf")] * len(judged)
+        else:
+            lows = programme.extremes([local[v] for v in judged], maximise=False)
+            highs = programme.extremes([local[v] for v in judged], maximise=True)
+        for v, low, high in zip(judged, lows, highs, strict=True):
+            upper = high if high == float("inf") else float(np.floor(high + 1e-6))
+            _judge(*system.where[v], float(np.ceil(low - 1e-6)), upper, names, result)
         if programme is not None:
             result.lp_solves += programme.solves
 
