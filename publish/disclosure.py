@@ -374,8 +374,22 @@ def check(
                 "suppressed_complementary": summary.get("complementary_suppressed"),
                 "units_suppressed": summary.get("units_suppressed"),
                 "smallest_published_count": summary.get("smallest_published_count"),
+                "smallest_published_persons": summary.get("smallest_published_persons"),
+                "largest_published_share": summary.get("largest_published_share"),
             }
         )
+        persons, share = summary.get("smallest_published_persons"), summary.get("largest_published_share")
+        pop = dataset.population
+        if persons is not None and persons < dataset.min_cell_count:
+            report.fail(
+                f"a published cell holds {persons} distinct {pop.protected_unit if pop else 'person'}(s), fewer than "
+                f"{dataset.min_cell_count}: the threshold protects persons, not {pop.unit if pop else 'record'}s"
+            )
+        if share is not None and pop and pop.dominance_share is not None and share > pop.dominance_share:
+            report.fail(
+                f"one {pop.protected_unit} holds {share:.0%} of a published cell (dominance above "
+                f"{pop.dominance_share:.0%})"
+            )
         if summary.get("min_cell_count", 0) < dataset.min_cell_count:
             said = summary.get("min_cell_count")
             report.fail(f"dbt suppressed below {said}, the contract asks {dataset.min_cell_count}")

@@ -186,3 +186,30 @@ def test_release_set_findings_fail_the_gate_of_the_tables_involved() -> None:
     assert check(
         DATASET, _table(), SUMMARY, audit=AuditResult(findings=[dataclasses.replace(finding, involved=("other",))])
     ).passed
+
+
+VEHICLES = dataset("vehicle_registrations_by_province_type")
+
+
+def _vehicles(registrations: list[int | None]) -> pa.Table:
+    n = len(registrations)
+    return pa.table(
+        {
+            "province_code_2025": ["01"] * n,
+            "province_name_2025": ["Thành phố Hà Nội"] * n,
+            "vehicle_type": ["bus", "car", "motorbike", "truck"][:n],
+            "registrations": pa.array(registrations, pa.int64()),
+            "suppressed": [r is None for r in registrations],
+        }
+    )
+
+
+def test_one_owner_with_twelve_buses_is_not_a_publishable_cell() -> None:
+    """The count (12 vehicles) passes the threshold; dbt's summary says the cell holds one owner."""
+    summary = {**SUMMARY, "primary_suppressed": 0, "complementary_suppressed": 0, "smallest_published_count": 12}
+    one_owner = {**summary, "smallest_published_persons": 1, "largest_published_share": 1.0}
+    report = check(VEHICLES, _vehicles([12, 40]), one_owner, audit=AUDIT)
+    assert any("holds 1 distinct owner(s), fewer than 10" in f for f in report.failures)
+    assert any("one owner holds 100% of a published cell" in f for f in report.failures)
+    many = {**summary, "smallest_published_persons": 12, "largest_published_share": 0.25}
+    assert check(VEHICLES, _vehicles([12, 40]), many, audit=AUDIT).passed
