@@ -367,10 +367,7 @@ def _solve(system: _System, result: AuditResult) -> None:
             )
     for variables, rows in _components(system):
         local = {v: i for i, v in enumerate(variables)}
-        # A present cell is at least 1 (zero cells have no row); an earlier release may have fixed it.
-        bounds = [
-            (system.fixed[v], system.fixed[v]) if v in system.fixed else (1.0, highspy.kHighsInf) for v in variables
-        ]
+        fixed = {v: system.fixed[v] for v in variables if v in system.fixed}
         result.lp_variables += len(variables)
         result.lp_constraints += len(rows)
         # Every table whose numbers enter the component contributes to what it gives away.
@@ -378,9 +375,16 @@ def _solve(system: _System, result: AuditResult) -> None:
             sorted({system.where[v][0].dataset.name for v in variables} | {n for i in rows for n in system.rows[i][4]})
         )
         programme = None
-        if rows or any(v in system.fixed for v in variables):
-            programme = _Programme([system.rows[i] for i in rows], local, bounds)
-            if not programme.feasible():
+        if rows or fixed:
+            programme = _programme(system, rows, local, variables, fixed)
+            if not programme.feasible() and fixed:
+                # The earlier release's values contradict this release: the data changed, and the intruder
+                # learns that too, so the guess that it did not is dropped.
+                result.lp_solves += programme.solves
+                fixed = {}
+                programme = _programme(system, rows, local, variables, fixed)
+                programme.feasible()
+            if programme.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 t, key = system.where[variables[0]]
                 result.lp_solves += programme.solves
                 result.findings.append(
@@ -395,7 +399,7 @@ def _solve(system: _System, result: AuditResult) -> None:
                 )
                 continue
         # Cells public since an earlier release constrain the others; they have nothing left to hide.
-        judged = [v for v in variables if v not in system.fixed]
+        judged = [v for v in variables if v not in fixed]
         if programme is None:
             lows, highs = [1.0] * len(judged), [float("inf")] * len(judged)
         else:
@@ -406,6 +410,14 @@ def _solve(system: _System, result: AuditResult) -> None:
             _judge(*system.where[v], float(np.ceil(low - 1e-6)), upper, names, result)
         if programme is not None:
             result.lp_solves += programme.solves
+
+
+def _programme(
+    system: _System, rows: list[int], local: dict[int, int], variables: list[int], fixed: dict[int, int]
+) -> _Programme:
+    """A component's LP: a present cell is at least 1 (zero cells have no row), or fixed by an earlier release."""
+    bounds = [(fixed[v], fixed[v]) if v in fixed else (1.0, highspy.kHighsInf) for v in variables]
+    return _Programme([system.rows[i] for i in rows], local, bounds)
 
 
 def _judge(t: PublishedTable, key: Key, lower: float, upper: float, names: tuple, result: AuditResult) -> None:

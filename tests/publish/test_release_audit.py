@@ -299,3 +299,22 @@ def test_a_cell_is_compared_with_the_last_release_that_published_it(tmp_path: Pa
     found = audit(lake, (PUPILS,)).findings
     assert [f.check for f in found] == ["release-difference"]
     assert "published 36 in v0 and 39 in v2" in found[0].detail
+
+
+def test_values_of_an_earlier_release_that_the_new_numbers_contradict_are_not_assumed(tmp_path: Path) -> None:
+    """v0 published 36 + 20 pupils in province 01; v1 withholds both but publishes 60 lower-secondary
+    pupils there: the data changed, so the intruder cannot carry 56 over, and nothing is pinned."""
+    lake = _settings(tmp_path).lake_root
+    before = {("01", "insured"): 36, ("01", "not_insured"): 20, ("02", "insured"): 60, ("02", "not_insured"): 15}
+    releases.record(lake, PUPILS.name, 0, _gold(PUPILS, before))
+    _write(lake, PUPILS, {**before, ("01", "insured"): None, ("01", "not_insured"): None})
+    enrolment = {
+        ("01", YEAR, "primary"): None,
+        ("01", YEAR, "lower_secondary"): 60,
+        ("01", YEAR, "upper_secondary"): None,
+        ("02", YEAR, "primary"): 75,
+    }
+    _write(lake, ENROLMENT, enrolment)
+    result = audit(lake, (ENROLMENT, PUPILS))
+    assert result.passed, [str(f) for f in result.findings]
+    assert result.smallest_interval[ENROLMENT.name]["upper"] == "inf"
