@@ -84,6 +84,7 @@ class Column:
     description_vi: str | None = None
     unit: str | None = None
     allowed_values: tuple[Any, ...] = ()
+    identifier_pattern: str | None = None  # direct identifiers: the shape of a value, searched by the gate
 
     @property
     def base_type(self) -> str:
@@ -161,6 +162,25 @@ class SourceTable:
 
 
 @dataclass(frozen=True)
+class Population:
+    """What a dataset counts, so the disclosure audit knows which published tables are linked.
+
+    Datasets with the same `name` count the same units: their margins over shared dimensions are equal
+    (an intruder subtracts one from the other). `period` is the dimension a unit is counted once per
+    (school_year: a pupil is counted again each year); a table without it is linked to one with it on
+    equality only while a single period is published, otherwise as a lower bound. A `subset` coverage
+    (microdata that drops records) gives lower bounds on the complete tables."""
+
+    name: str
+    unit: str  # what one counted record is: person, vehicle, …
+    protected_unit: str  # whose privacy the threshold protects (vehicles: their owners)
+    counting_rule: str  # in words, for the report and the README
+    period: str | None = None
+    coverage: str = "complete"  # complete | subset
+    dominance_share: float | None = None  # a cell where one protected unit holds more than this share is unsafe
+
+
+@dataclass(frozen=True)
 class Dataset:
     """An open dataset in gold, published to CKAN."""
 
@@ -190,6 +210,15 @@ class Dataset:
     contact_name: str = ""
     contact_email: str = ""
     temporal_start: str = ""  # ISO date the data's coverage starts
+    population: Population | None = None
+    protection_interval: int = 0  # a suppressed cell keeps at least this many possible values (0: the threshold)
+    not_quasi_identifiers: tuple[tuple[str, str], ...] = ()  # (column, reason) a microdata column is no QI
+    zero_cells: str = "absent"  # absent: a combination with no unit has no row (the audit treats it as a known 0)
+
+    @property
+    def required_interval(self) -> int:
+        """Possible values every suppressed cell must keep after the release-set audit."""
+        return self.protection_interval or self.min_cell_count or self.k_anonymity or 0
 
     def disclosure_path(self, lake_root: Path) -> Path:
         """One-row summary dbt writes next to the dataset (primary / complementary suppression)."""
@@ -268,6 +297,7 @@ def _columns(props: list[Any] | None) -> tuple[Column, ...]:
             description=p.description,
             description_vi=_vi(p.customProperties),
             unit=_custom(p.customProperties).get("unit"),
+            identifier_pattern=_custom(p.customProperties).get("identifierPattern"),
             allowed_values=next(
                 (
                     tuple(q.arguments["validValues"])
@@ -377,6 +407,16 @@ def _source(path: Path) -> SourceTable:
                 f"{p.classification!r} on column {p.name}",
                 f"classify every column as one of {list(CLASSIFICATIONS)}",
             )
+        shape = _custom(p.customProperties).get("identifierPattern")
+        if shape is not None:
+            try:
+                re.compile(str(shape))
+            except re.error as exc:
+                problems.add(
+                    f"schema[0].properties[{i}].customProperties.identifierPattern",
+                    f"bad regular expression ({exc})",
+                    "fix the pattern (Python re, searched anywhere in a published value)",
+                )
     if not any(p.primaryKey for p in props):
         problems.add("schema[0].properties", "no primary key", "mark the key column(s) with primaryKey: true")
     server = c.servers[0] if c.servers else None
@@ -446,6 +486,48 @@ def _require(custom: dict[str, Any], key: str, where: str) -> Any:
     return custom[key]
 
 
+POPULATION_KEYS = ("name", "unit", "protectedUnit", "countingRule")
+COVERAGES = ("complete", "subset")
+
+
+def _population(custom: dict[str, Any], columns: tuple[Column, ...], where: str) -> Population:
+    raw = _require(custom, "population", where)
+    missing = [k for k in POPULATION_KEYS if not (isinstance(raw, dict) and raw.get(k))]
+    if missing:
+        raise ContractError(
+            f"{where}: customProperties.population: missing {', '.join(missing)} -> fix: declare what the dataset "
+            "counts (see data_contracts/README.md, 'Populations')"
+        )
+    period, coverage = raw.get("period"), raw.get("coverage", "complete")
+    if period is not None and period not in {c.name for c in columns}:
+        raise ContractError(f"{where}: customProperties.population.period: {period!r} is not a column -> fix: name one")
+    if coverage not in COVERAGES:
+        raise ContractError(f"{where}: customProperties.population.coverage: {coverage!r} -> fix: one of {COVERAGES}")
+    share = raw.get("dominanceShare")
+    return Population(
+        name=str(raw["name"]),
+        unit=str(raw["unit"]),
+        protected_unit=str(raw["protectedUnit"]),
+        counting_rule=str(raw["countingRule"]),
+        period=period,
+        coverage=coverage,
+        dominance_share=float(share) if share is not None else None,
+    )
+
+
+def _not_quasi_identifiers(props: list[Any], dimensions: tuple[str, ...], where: str) -> tuple[tuple[str, str], ...]:
+    """Microdata: every published column is a quasi-identifier unless the contract says why not."""
+    reasons = tuple((p.name, str(_custom(p.customProperties).get("notQuasiIdentifier", ""))) for p in props)
+    unexplained = [name for name, why in reasons if name not in dimensions and not why]
+    if unexplained:
+        raise ContractError(
+            f"{where}: columns {unexplained} are neither quasi-identifiers (customProperties.dimensions) nor "
+            "explained -> fix: add them to dimensions, or give the column a customProperties "
+            "notQuasiIdentifier entry saying why it identifies nobody"
+        )
+    return tuple((name, why) for name, why in reasons if why)
+
+
 def _dataset(path: Path) -> Dataset:
     c = load(path)
     custom = _custom(c.customProperties)
@@ -462,6 +544,11 @@ def _dataset(path: Path) -> Dataset:
             f"{where}: support: no email contact -> fix: add `support: [{{channel: <desk>, tool: email, "
             f"url: 'mailto:<address>'}}]` (the portal's contact point)"
         )
+    columns = _columns(c.schema_[0].properties)
+    dimensions = tuple(_require(custom, "dimensions", where))
+    zero_cells = custom.get("zeroCells", "absent")
+    if zero_cells != "absent":
+        raise ContractError(f"{where}: customProperties.zeroCells: {zero_cells!r} -> fix: absent (the only policy)")
     return Dataset(
         contract_id=c.id,
         contract_path=path,
@@ -479,8 +566,8 @@ def _dataset(path: Path) -> Dataset:
         dbt_model=_require(custom, "dbtModel", where),
         min_cell_count=int(_require(custom, "minCellCount", where)) if kind == "aggregate" else 0,
         count_column=_require(custom, "countColumn", where) if kind == "aggregate" else None,
-        dimensions=tuple(_require(custom, "dimensions", where)),
-        columns=_columns(c.schema_[0].properties),
+        dimensions=dimensions,
+        columns=columns,
         kind=kind,
         k_anonymity=int(_require(custom, "kAnonymity", where)) if kind == "microdata" else None,
         title_vi=_require(custom, "ckanTitleVi", where),
@@ -489,6 +576,12 @@ def _dataset(path: Path) -> Dataset:
         contact_name=contacts[0].channel or "",
         contact_email=(contacts[0].url or "").removeprefix("mailto:"),
         temporal_start=str(_require(custom, "temporalCoverageStart", where)),
+        population=_population(custom, columns, where),
+        protection_interval=int(custom.get("protectionInterval", 0)),
+        not_quasi_identifiers=(
+            _not_quasi_identifiers(c.schema_[0].properties or [], dimensions, where) if kind == "microdata" else ()
+        ),
+        zero_cells=zero_cells,
     )
 
 
@@ -534,6 +627,25 @@ def datasets() -> tuple[Dataset, ...]:
 def direct_identifier_columns() -> set[str]:
     """Every column any source contract classifies as a direct identifier."""
     return {c.name for t in source_tables() for c in t.columns if c.classification == DIRECT_IDENTIFIER}
+
+
+# Every direct identifier reaches silver only as its keyed HMAC-SHA-256 pseudonym: 64 hex digits.
+PSEUDONYM_PATTERN = r"(?i)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])"
+
+
+def identifier_patterns() -> dict[str, str]:
+    """Regular expressions (searched anywhere in a value) for the shapes of direct identifiers, from the
+    source contracts' `identifierPattern` entries, plus the pseudonym every identifier becomes in silver."""
+    patterns = {
+        f"{c.name} ({t.qualified_name})": c.identifier_pattern
+        for t in source_tables()
+        for c in t.columns
+        if c.classification == DIRECT_IDENTIFIER and c.identifier_pattern
+    }
+    by_pattern: dict[str, str] = {}
+    for label, pattern in sorted(patterns.items()):  # one label per distinct pattern, e.g. citizen_id in 5 tables
+        by_pattern.setdefault(pattern, label.split(" (")[0])
+    return {label: pattern for pattern, label in by_pattern.items()} | {"pseudonym": PSEUDONYM_PATTERN}
 
 
 def validate_all() -> list[str]:

@@ -5,6 +5,7 @@ lakehouse seed --scale 20000        (re)create the synthetic sector databases
 lakehouse ingest [--sector S]       sector tables -> bronze Delta (Spark)
 lakehouse transform                 dbt build: bronze -> silver -> gold
 lakehouse publish [--dataset D] [--dry-run]  disclosure gate -> plan -> CKAN
+lakehouse disclosure audit          the intruder's audit of the release set (gold builds + earlier releases)
 lakehouse dcat-check [--dataset D]  the portal's DCAT-AP 3 output against the official SHACL shapes
 lakehouse gateway serve|audit       the ministries' SQL gateway (PostgreSQL wire) and its audit log
 lakehouse maintain [--zone Z]       compaction + vacuum with the contracts' retention
@@ -114,6 +115,14 @@ def _cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     if args.dry_run:
         print("dry run: nothing was changed on the portal")
     return 0
+
+
+def _cmd_disclosure(settings: Settings, args: argparse.Namespace) -> int:
+    from publish.release_audit import audit
+
+    result = audit(settings.lake_root)
+    print("\n".join(result.lines()), flush=True)
+    return 0 if result.passed else EXIT_PERMANENT
 
 
 def _cmd_dcat_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -260,6 +269,9 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the plan (create / update / skip / delete); change nothing"
     )
     s.set_defaults(fn=_cmd_publish)
+    s = sub.add_parser("disclosure", help="the release-set disclosure audit (exit 3 on any finding)")
+    s.add_argument("action", choices=["audit"])
+    s.set_defaults(fn=_cmd_disclosure)
     s = sub.add_parser("dcat-check", help="validate the portal's DCAT output against the DCAT-AP 3.0.1 shapes")
     s.add_argument("--dataset")
     s.set_defaults(fn=_cmd_dcat_check)

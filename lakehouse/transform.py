@@ -35,9 +35,11 @@ def dbt_vars() -> dict[str, object]:
     """dbt vars taken from the dataset contracts, so thresholds are stated once."""
     counts = {d.min_cell_count for d in datasets() if d.kind == "aggregate"}
     ks = {d.k_anonymity for d in datasets() if d.k_anonymity}
+    shares = {d.population.dominance_share for d in datasets() if d.population and d.population.dominance_share}
     return {
         "min_cell_count": max(counts) if counts else 10,
         "k_anonymity": max(ks) if ks else 5,
+        "vehicle_dominance_share": min(shares) if shares else 0.5,
         "direct_identifiers": sorted(direct_identifier_columns()),
     }
 
@@ -57,7 +59,7 @@ def _merge_results(settings: Settings, target: Path) -> None:
     merged_path = merged_results_path(settings)
     merged = json.loads(merged_path.read_text()) if merged_path.exists() else {}
     for r in json.loads(produced.read_text()).get("results", []):
-        merged[r["unique_id"]] = {"status": r["status"], "at": r.get("timing", [{}])[-1].get("completed_at")}
+        merged[r["unique_id"]] = {"status": r["status"], "at": (r.get("timing") or [{}])[-1].get("completed_at")}
     merged_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = merged_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))

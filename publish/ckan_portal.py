@@ -26,11 +26,11 @@ import ckanapi
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from data_contracts import Dataset
+from data_contracts import Dataset, datasets
 from lakehouse import releases
 from lakehouse.config import REPO_ROOT, Settings
 from lakehouse.lake import read_table
-from publish import dcat, disclosure, exports, lineage
+from publish import dcat, disclosure, exports, lineage, release_audit
 from publish.portal import Portal, PortalError, PortalUnavailable, UploadTooLarge
 
 __all__ = ["PortalError", "PortalUnavailable", "UploadTooLarge", "publish_all", "publish_dataset", "withdraw_orphans"]
@@ -128,7 +128,8 @@ def _audit(settings: Settings, event: dict[str, Any]) -> None:
 
 
 def prepare(settings: Settings, dataset: Dataset, out_dir: Path) -> Release:
-    """Read gold, run the disclosure gate (refusing with the report's path), write and validate files."""
+    """Read gold, run the disclosure gate with the release-set audit (refusing with the report's path),
+    write and validate files."""
     table: pa.Table
     table, gold_version = read_table(dataset.gold_path(settings.lake_root))
     summary_path = dataset.disclosure_path(settings.lake_root)
@@ -140,7 +141,10 @@ def prepare(settings: Settings, dataset: Dataset, out_dir: Path) -> Release:
         "input_delta_versions": lineage.input_versions(dataset, settings.lake_root),
         "gold_committed_at": datetime.fromtimestamp(committed / 1000, UTC).isoformat(timespec="seconds"),
     }
-    report = disclosure.check(dataset, table, summary, facts=facts)
+    # The intruder holds every table of this run and every earlier release: judge the set, not the table.
+    contracts = (*(d for d in datasets() if d.name != dataset.name), dataset)
+    audit = release_audit.audit(settings.lake_root, contracts)
+    report = disclosure.check(dataset, table, summary, facts=facts, audit=audit)
     report_files = exports.write_report(dataset, report, out_dir)  # kept even when it failed: it says why
     report.raise_if_failed(report_files[1].path)
     homepage = f"{settings.ckan_url.rstrip('/')}/dataset/{dataset.name}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from data_contracts import ContractError, dataset, datasets, source_table, source_tables
-from data_contracts.registry import _source, validate_all
+from data_contracts.registry import _source, identifier_patterns, validate_all
 
 
 def test_one_source_table_per_sector_with_partition_and_watermark() -> None:
@@ -95,3 +95,23 @@ def test_validate_all_reports_every_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LAKEHOUSE_CONTRACTS_DIRS", str(tmp_path))
     problems = validate_all()
     assert len(problems) == 2 and "a.odcs.yaml" in problems[0] and "b.odcs.yaml" in problems[1]
+
+
+def test_identifier_shapes_come_from_the_source_contracts() -> None:
+    patterns = {label: re.compile(p) for label, p in identifier_patterns().items()}
+    assert {"citizen_id", "phone", "card_no", "plate_no", "date_of_birth", "pseudonym"} <= set(patterns)
+    assert patterns["phone"].search("Hotline: +84 912.345.678") and not patterns["phone"].search("2025-2026")
+    assert patterns["plate_no"].search("29A-123.45") and patterns["card_no"].search("DN4010123456789")
+    assert not any(p.search("Thành phố Hà Nội 01 00-04 female 123") for p in patterns.values())
+
+
+def test_every_dataset_declares_what_it_counts() -> None:
+    pupils = {d.name for d in datasets() if d.population and d.population.name == "enrolled-pupils"}
+    assert pupils == {"enrolment_by_province_school_level", "pupils_by_province_insurance", "enrolment_microdata"}
+    vehicles = dataset("vehicle_registrations_by_province_type").population
+    assert vehicles is not None and vehicles.protected_unit == "owner" and vehicles.dominance_share == 0.5
+    micro = dataset("enrolment_microdata")
+    assert "school_year" in micro.dimensions and dict(micro.not_quasi_identifiers).keys() == {
+        "record_no",
+        "locally_suppressed",
+    }

@@ -4,23 +4,29 @@ with prepared as (
     select * from {{ ref('education__enrolment_microdata__prepared') }}
 ),
 
-{{ k_anonymize('prepared', ['province_code_2025', 'school_level', 'age_band', 'sex'], 'province_code_2025', var('k_anonymity')) }},
+{{ k_anonymize('prepared', ['school_year', 'school_level', 'age_band', 'sex'], 'age_band', var('k_anonymity')) }},
 
 released as (
-    select count(*) as records, count(*) filter (where locally_suppressed) as locally_suppressed
+    select
+        count(*) as records,
+        count(distinct person_pseudonym) as persons,
+        count(*) filter (where locally_suppressed) as locally_suppressed
     from k_anonymous
 ),
 
 classes as (
-    select count(*) as class_size from k_anonymous group by province_code_2025, school_level, age_band, sex
+    select count(distinct person_pseudonym) as class_persons
+    from k_anonymous
+    group by school_year, school_level, age_band, sex
 )
 
 select
     'enrolment_microdata' as dataset,
     released.records,
+    released.persons,
     released.locally_suppressed,
     (select count(*) from k_dropped) as records_dropped,
-    (select min(class_size) from classes) as k_achieved,
+    (select min(class_persons) from classes) as k_achieved,
     {{ var('k_anonymity') }} as k_required,
     current_timestamp as computed_at
 from released

@@ -1,7 +1,9 @@
--- Internal: one row per enrolled pupil with generalised quasi-identifiers (five-year age band, sex,
--- 2025 province of the school, school level) before local suppression. Never published.
+-- Internal: one row per enrolled pupil and school year with generalised quasi-identifiers (school
+-- level, five-year age band, sex) before local suppression. Never published. No geography: the province
+-- aggregates of the same pupils are open, and a province here could be subtracted from them (issue 12).
+-- The pseudonym stays so that k counts pupils, not records; it is dropped before gold.
 with enrolments as (
-    select distinct person_pseudonym, province_code_2025, school_level, school_year
+    select distinct person_pseudonym, school_level, school_year
     from {{ ref('int_education__enrolments') }}
     where not province_unmatched
 ),
@@ -11,8 +13,8 @@ residents as (
 )
 
 select
+    enrolments.person_pseudonym,
     enrolments.school_year,
-    enrolments.province_code_2025,
     enrolments.school_level,
     residents.age_band,
     residents.sex

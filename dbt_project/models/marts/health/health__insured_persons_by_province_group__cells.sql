@@ -16,6 +16,7 @@ counted as (
     group by all
 ),
 
-{{ suppress_cells('counted', ['province_code_2025', 'beneficiary_group'], 'insured_persons', var('min_cell_count')) }}
+{{ suppress_cells('counted', ['province_code_2025', 'beneficiary_group'], 'insured_persons', var('min_cell_count'),
+                  release_of='insured_persons_by_province_group', published_as='insured_persons') }}
 
 select * from suppressed_cells

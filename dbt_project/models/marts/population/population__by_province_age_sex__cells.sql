@@ -10,6 +10,7 @@ counted as (
     group by all
 ),
 
-{{ suppress_cells('counted', ['province_code_2025', 'age_band', 'sex'], 'residents', var('min_cell_count')) }}
+{{ suppress_cells('counted', ['province_code_2025', 'age_band', 'sex'], 'residents', var('min_cell_count'),
+                  release_of='population_by_province_age_sex', published_as='population') }}
 
 select * from suppressed_cells
