@@ -86,10 +86,10 @@ def _hmac_macro(key: bytes) -> str:
     )
 
 
-def _masked(column: str, kind: str | None) -> str:
+def _masked(column: str, kind: str | None, raw_keys: bool = False) -> str:
     col = _quote(column)
     if column.endswith(PERSON_KEY_SUFFIX):  # re-keyed whatever the mask says (hash = the same keyed value)
-        return f"recipient_hmac({col})"
+        return col if raw_keys else f"recipient_hmac({col})"
     if kind == "redact":
         return f"CASE WHEN {col} IS NULL THEN NULL ELSE '***' END"
     if kind == "hash":
@@ -161,11 +161,11 @@ class MinistryEngine:
         self.slots = threading.BoundedSemaphore(self.limits.max_concurrent)
         self.retention_hours = self._retention()
 
-    def grant_sql(self, grant: Grant, columns: list[str], version: int | None = None) -> str:
+    def grant_sql(self, grant: Grant, columns: list[str], version: int | None = None, raw_keys: bool = False) -> str:
         """SELECT of a grant: granted columns (masked, person keys re-keyed), row filter, a Delta version."""
         path = _literal(str(grant.lake_path(self.lake_root)))
         scan = f"delta_scan({path}, version => {int(version)})" if version is not None else f"delta_scan({path})"
-        select = ", ".join(f"{_masked(c, grant.mask.get(c))} AS {_quote(c)}" for c in columns)
+        select = ", ".join(f"{_masked(c, grant.mask.get(c), raw_keys)} AS {_quote(c)}" for c in columns)
         where = f" WHERE {grant.row_filter}" if grant.row_filter else ""
         return f"SELECT {select} FROM {scan}{where}"
 
@@ -175,7 +175,9 @@ class MinistryEngine:
         try:
             con.load_extension(delta_extension())
             con.execute(_hmac_macro(b"catalog build only"))  # views bind the cursor's own macro at query time
-            con.execute("CREATE SCHEMA gold; CREATE SCHEMA silver")
+            # silver_keys: the same views with person keys as stored, read only by statements that merely
+            # compare keys (policy: joins, count DISTINCT), never named by a client (no such relation).
+            con.execute("CREATE SCHEMA gold; CREATE SCHEMA silver; CREATE SCHEMA silver_keys")
             for grant in self.ministry.grants:
                 folder = grant.lake_path(self.lake_root)
                 if not (folder / "_delta_log").is_dir():
@@ -193,6 +195,9 @@ class MinistryEngine:
                     )
                 view = f"{grant.zone}.{_quote(grant.name)}"
                 con.execute(f"CREATE VIEW {view} AS {self.grant_sql(grant, columns)}")
+                if grant.zone == "silver":
+                    keys_view = f"silver_keys.{_quote(grant.name)}"
+                    con.execute(f"CREATE VIEW {keys_view} AS {self.grant_sql(grant, columns, raw_keys=True)}")
                 shown = con.execute(f"DESCRIBE {view}").fetchall()
                 self.grants[grant.relation] = grant
                 self.relations[grant.relation] = {row[0]: row[1] for row in shown}
@@ -210,7 +215,9 @@ class MinistryEngine:
     def _released(self, relation: str) -> list[int]:
         return sorted(releases.released_versions(self.lake_root, relation.split(".", 1)[1]))
 
-    def render(self, relation: str, version: int | None, alias: str) -> exp.Expression:
+    def render(
+        self, relation: str, version: int | None, alias: str, keys_compared_only: bool = False
+    ) -> exp.Expression:
         """What a checked statement reads for a granted relation: the view (silver, latest), or the grant
         over an allowed Delta version (gold: released only; silver: within retention)."""
         grant = self.grants[relation]
@@ -230,11 +237,11 @@ class MinistryEngine:
         else:
             return exp.Table(
                 this=exp.to_identifier(grant.name),
-                db=exp.to_identifier(grant.zone),
+                db=exp.to_identifier("silver_keys" if keys_compared_only else grant.zone),
                 catalog=exp.to_identifier(CATALOG),
                 alias=exp.TableAlias(this=exp.to_identifier(alias)),
             )
-        sql = self.grant_sql(grant, list(self.relations[relation]), version)
+        sql = self.grant_sql(grant, list(self.relations[relation]), version, keys_compared_only)
         return sqlglot.parse_one(sql, dialect=policy.DIALECT).subquery(alias)
 
     def _check_retention(self, relation: str, grant: Grant, version: int) -> None:

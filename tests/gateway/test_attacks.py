@@ -377,3 +377,29 @@ def test_suspended_portals_stream_and_are_bounded(gateway) -> None:
         assert errors_seen and "open portals" in errors_seen[0].fields["M"]
     finally:
         wire.close()
+
+
+def test_statements_that_only_compare_person_keys_answer_as_rekeyed_ones(gateway) -> None:
+    """Joins and count(DISTINCT) over person keys skip the per-row re-keying (a bijection): same answers
+    as the re-keyed path, forced here by a function on the keys; raw keys never come out either way."""
+    fast = (
+        "SELECT r.province_code_2025, count(*) AS n, count(DISTINCT c.person_pseudonym) AS d "
+        "FROM silver.population_residents r JOIN silver.health_insurance_cards c USING (person_pseudonym) "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    slow = fast.replace("USING (person_pseudonym)", "ON lower(r.person_pseudonym) = lower(c.person_pseudonym)")
+    slow = slow.replace("count(DISTINCT c.person_pseudonym)", "count(DISTINCT lower(c.person_pseudonym))")
+    assert _query(gateway, HEALTH, fast) == _query(gateway, HEALTH, slow) != []
+    raw = {
+        r[0]
+        for r in gateway.direct()
+        .execute(f"SELECT person_pseudonym FROM delta_scan('{gateway.lake}/silver/population/residents')")
+        .fetchall()
+    }
+    shown = _query(
+        gateway,
+        HEALTH,
+        "SELECT r.person_pseudonym FROM silver.population_residents r "
+        "JOIN silver.health_insurance_cards c ON r.person_pseudonym = c.person_pseudonym",
+    )
+    assert shown and not {s[0] for s in shown} & raw
