@@ -29,6 +29,8 @@ TIME_TRAVEL = "table_at_version"
 MAX_STATEMENT_BYTES = 100_000
 MAX_NODES = 5_000  # qualify() grows faster than linearly: 5,000 nodes check in well under a second
 MAX_DEPTH = 120
+MAX_TOKENS = 10_000  # counted by a regular expression before parsing: parsing is the costly part
+TOKEN = re.compile(r"\w+|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\S")
 # sqlglot expression classes of the functions a ministry may call (aggregates, windows, scalars).
 ALLOWED_FUNCTIONS = set(
     """
@@ -103,6 +105,12 @@ def parse(sql: str) -> exp.Expression:
     """One statement's tree, within the size, node and nesting bounds; Denied otherwise."""
     if len(sql.encode("utf-8", "replace")) > MAX_STATEMENT_BYTES:
         raise Denied(f"statement too long (over {MAX_STATEMENT_BYTES:,} bytes): too complex for the gateway")
+    tokens = sum(1 for _ in TOKEN.finditer(sql))
+    if tokens > MAX_TOKENS:
+        raise Denied(
+            f"statement too complex ({tokens:,} tokens, over {MAX_TOKENS:,}): split it, or use IN (...) or a join "
+            "instead of long OR chains"
+        )
     try:
         statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
     except ParseError as exc:
