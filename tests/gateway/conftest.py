@@ -82,6 +82,19 @@ def population_gold() -> pa.Table:
     )
 
 
+def _age_commit(table: Path, version: int, days: int) -> None:
+    """Date a Delta commit back (its commitInfo timestamp), as if it had been written `days` ago."""
+    log = table / "_delta_log" / f"{version:020d}.json"
+    then = int((time.time() - days * 86400) * 1000)
+    lines = []
+    for line in log.read_text().splitlines():
+        action = json.loads(line)
+        if "commitInfo" in action:
+            action["commitInfo"]["timestamp"] = then
+        lines.append(json.dumps(action))
+    log.write_text("\n".join(lines) + "\n")
+
+
 @dataclass
 class GatewayProcess:
     host: str
@@ -170,7 +183,10 @@ def gateway() -> Iterator[GatewayProcess]:
     shutil.rmtree(var, ignore_errors=True)
     lake = var / "lake"
     write_deltalake(str(lake / "silver" / "population" / "residents"), residents(2000))
-    write_deltalake(str(lake / "silver" / "health" / "insurance_cards"), insurance_cards(1500))
+    cards = lake / "silver" / "health" / "insurance_cards"
+    write_deltalake(str(cards), insurance_cards(1500))
+    _age_commit(cards, 0, days=400)  # v0 is older than the health contracts' retention (30 days)
+    write_deltalake(str(cards), insurance_cards(1500), mode="overwrite")
     write_deltalake(str(lake / "silver" / "education" / "enrolments"), enrolments(1200))
     write_deltalake(str(lake / "bronze" / "population" / "citizen"), residents(50))  # never granted
     gold = lake / "gold" / "population_by_province_age_sex"

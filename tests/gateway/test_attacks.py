@@ -403,3 +403,15 @@ def test_statements_that_only_compare_person_keys_answer_as_rekeyed_ones(gateway
         "JOIN silver.health_insurance_cards c ON r.person_pseudonym = c.person_pseudonym",
     )
     assert shown and not {s[0] for s in shown} & raw
+
+
+def test_silver_time_travel_stays_within_the_contract_retention(gateway) -> None:
+    _denied(
+        gateway,
+        HEALTH,
+        "SELECT count(*) FROM table_at_version('silver.health_insurance_cards', 0)",
+        "older than its retention",
+    )
+    assert _query(gateway, HEALTH, "SELECT count(*) FROM table_at_version('silver.health_insurance_cards', 1)") == [
+        (1500,)
+    ]
