@@ -46,7 +46,7 @@ def build(settings: Settings) -> Gateway:
     limits = Limits(
         timeout_s=settings.gateway_timeout_s,
         max_rows=settings.gateway_max_rows,
-        max_bytes=settings.gateway_max_result_mb * 1_048_576,
+        max_bytes=int(settings.gateway_max_result_mb * 1_048_576),
         max_connections_per_ministry=settings.gateway_max_connections,
         auth_timeout_s=settings.gateway_auth_timeout_s,
     )

@@ -412,8 +412,8 @@ class Execution:
 
     def run(
         self,
-        describe: Callable[[list[str], list[str]], Callable[[list[tuple]], Any]],
-        emit: Callable[[Any, int, bool], None],
+        describe: Callable[[list[str], list[str]], Callable[[list[tuple]], list[bytes]]],
+        emit: Callable[[list[bytes], int, bool], None],
         clean_error: Callable[[str], str] = str,
     ) -> int:
         """Execute; `describe(columns, types)` returns the batch encoder; `emit(encoded, rows, last)` gets
@@ -443,10 +443,10 @@ class Execution:
                         "54000",
                     )
                 encoded = encode(batch)
-                self.bytes += len(encoded)
+                self.bytes += sum(map(len, encoded))  # one encoded message per row
                 if self.bytes > self.limits.max_bytes:
                     raise QueryError(
-                        f"result is larger than {self.limits.max_bytes // 1_048_576} MB, the gateway's limit: "
+                        f"result is larger than {self.limits.max_bytes / 1_048_576:.3g} MB, the gateway's limit: "
                         "select fewer columns or rows",
                         "54000",
                     )

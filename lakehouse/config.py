@@ -47,7 +47,7 @@ class Settings:
     gateway_temp_limit: str = "2GB"
     gateway_max_concurrent: int = 1
     gateway_max_connections: int = 10
-    gateway_max_result_mb: int = 64
+    gateway_max_result_mb: float = 64
     gateway_auth_timeout_s: float = 10.0
 
     @classmethod
@@ -81,7 +81,7 @@ class Settings:
             gateway_temp_limit=_env("LAKEHOUSE_GATEWAY_TEMP_LIMIT", "2GB"),
             gateway_max_concurrent=int(_env("LAKEHOUSE_GATEWAY_MAX_CONCURRENT", "1")),
             gateway_max_connections=int(_env("LAKEHOUSE_GATEWAY_MAX_CONNECTIONS", "10")),
-            gateway_max_result_mb=int(_env("LAKEHOUSE_GATEWAY_MAX_RESULT_MB", "64")),
+            gateway_max_result_mb=float(_env("LAKEHOUSE_GATEWAY_MAX_RESULT_MB", "64")),
             gateway_auth_timeout_s=float(_env("LAKEHOUSE_GATEWAY_AUTH_TIMEOUT_S", "10")),
         )
 

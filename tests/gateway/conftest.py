@@ -118,6 +118,16 @@ class GatewayProcess:
         """A new Delta version of silver.population_residents (the gateway keeps running)."""
         write_deltalake(str(self.lake / "silver" / "population" / "residents"), residents(n, offset), mode="append")
 
+    def audit_cli(self, *args: str) -> str:
+        """What `bin/lakehouse gateway audit` prints for administrators."""
+        return subprocess.run(
+            [str(REPO_ROOT / "bin" / "lakehouse"), "gateway", "audit", *args],
+            env={**os.environ, "LAKEHOUSE_VAR": str(self.lake.parent)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
     def audit_lines(self, phase: str = "outcome") -> list[dict]:
         """Audit records of one phase: every statement has an intent (before) and an outcome (after)."""
         lines = [json.loads(line) for line in self.audit.read_text().splitlines()]

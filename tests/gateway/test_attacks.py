@@ -262,6 +262,18 @@ def test_limits_per_ministry_auth_timeout_and_login_throttling(gateway, launch_g
         psycopg.connect(f"{dsn} user={HEALTH} password=limits-secret")  # even the right one, for a while
 
 
+def test_results_are_capped_in_bytes_as_well_as_rows(gateway, launch_gateway) -> None:
+    var = REPO_ROOT / "var" / "gateway-test-bytes"
+    shutil.rmtree(var, ignore_errors=True)
+    shutil.copytree(gateway.lake, var / "lake")
+    port = launch_gateway(var, {HEALTH: "bytes-secret"}, {"LAKEHOUSE_GATEWAY_MAX_RESULT_MB": "0.05"})
+    with psycopg.connect(f"host=127.0.0.1 port={port} user={HEALTH} password=bytes-secret dbname=lakehouse") as conn:
+        with pytest.raises(errors.ProgramLimitExceeded, match=r"larger than 0\.05 MB"):
+            conn.execute("SELECT person_pseudonym FROM silver.population_residents").fetchall()  # ~150 kB
+        conn.rollback()
+        assert len(conn.execute("SELECT person_pseudonym FROM silver.population_residents LIMIT 100").fetchall()) == 100
+
+
 def test_prepared_statements_are_bounded_per_session(gateway) -> None:
     with psycopg.connect(gateway.dsn(EDUCATION), autocommit=True) as conn:
         conn.prepared_max = 1000
@@ -294,13 +306,7 @@ def test_client_chosen_names_are_escaped_in_the_log_and_in_print(gateway) -> Non
     raw = gateway.audit.read_text(encoding="utf-8")
     assert "\x1b" not in raw and "\u202e" not in raw
     assert all(line.startswith("{") for line in raw.splitlines())  # no forged line
-    printed = subprocess.run(
-        [str(REPO_ROOT / "bin" / "lakehouse"), "gateway", "audit", "--denied"],
-        env={**os.environ, "LAKEHOUSE_VAR": str(gateway.lake.parent)},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    printed = gateway.audit_cli("--denied")
     assert "evil" in printed and "\x1b" not in printed and "\u202e" not in printed
 
 

@@ -289,22 +289,10 @@ def test_the_gateway_process_cannot_write_the_lake(gateway) -> None:
 
 def test_administrators_read_the_audit_log(gateway) -> None:
     _query(gateway, EDUCATION, "SELECT count(*) FROM silver.education_enrolments")
-    out = subprocess.run(
-        [str(REPO_ROOT / "bin" / "lakehouse"), "gateway", "audit", "--ministry", EDUCATION],
-        env={**os.environ, "LAKEHOUSE_VAR": str(gateway.lake.parent)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "allowed" in out.stdout and "education_enrolments" in out.stdout
-    denied = subprocess.run(
-        [str(REPO_ROOT / "bin" / "lakehouse"), "gateway", "audit", "--denied"],
-        env={**os.environ, "LAKEHOUSE_VAR": str(gateway.lake.parent)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    verdicts = re.findall(r"^\S+\s+\S+\s+(allowed|DENIED|INTERRUPTED)\s", denied.stdout, flags=re.MULTILINE)
+    out = gateway.audit_cli("--ministry", EDUCATION)
+    assert "allowed" in out and "education_enrolments" in out
+    denied = gateway.audit_cli("--denied")
+    verdicts = re.findall(r"^\S+\s+\S+\s+(allowed|DENIED|INTERRUPTED)\s", denied, flags=re.MULTILINE)
     assert verdicts and set(verdicts) == {"DENIED"}
 
 
