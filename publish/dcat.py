@@ -31,7 +31,7 @@ SPATIAL = {
     "text": "Việt Nam / Viet Nam: 34 provinces and cities (2025 administrative units)",
 }
 SHAPES_ENV = "DCAT_AP_SHAPES"
-DEFAULT_SHAPES = REPO_ROOT.parent / "shared" / "reference" / "dcat-ap-3.0.1-SHACL.ttl"
+DEFAULT_SHAPES = REPO_ROOT / "publish" / "reference" / "dcat-ap-3.0.1-SHACL.ttl"  # CC-BY 4.0, SEMIC
 
 
 def package_fields(
