@@ -164,25 +164,20 @@ class FrameGuard:
 @dataclass
 class Portal:
     tag: str | None = None  # BEGIN / COMMIT / ROLLBACK …
-    sql: str = ""
-    checked: str | None = None
-    params: list[Any] = field(default_factory=list)
-    catalog: bool = False
-    run: Running | None = None
-    sent: int = 0
+    run: Running | None = None  # the statement bound to it, executing (rows wait until Execute)
 
 
 class Running:
     """A statement executing in the ministry's pool; its batches of encoded rows arrive on a queue."""
 
     def __init__(
-        self, session: Session, execution: Execution, cursor: Any, record: tuple[str, str, float], own: bool
+        self, session: Session, execution: Execution, cursor: Any, record: tuple[str, str, str, float], own: bool
     ) -> None:
         self.own_cursor = own  # a cursor opened for this statement alone: closed when it ends
         self.session = session
         self.execution = execution
         self.cursor = cursor
-        self.record = record  # audit id, kind, start time
+        self.record = record  # client SQL, audit id, kind, start time
         self.queue: asyncio.Queue[list[tuple[str, Any]]] = asyncio.Queue(maxsize=8)
         self.leftover: list[bytes] = []
         self.columns: list[str] | None = None
@@ -609,14 +604,12 @@ class Session:
             cursor, own_cursor = self.cursor, False
         limits = self.gw.limits.run_limits()
         execution = Execution(cursor, checked, params, limits, self.engine.slots)
-        running = Running(self, execution, cursor, (audit_id, kind, started), own_cursor)
-        running.sql = sql  # type: ignore[attr-defined]
+        running = Running(self, execution, cursor, (sql, audit_id, kind, started), own_cursor)
         running.start(self.engine.pool)
         return running
 
     def finish(self, running: Running, error: Exception | None = None) -> None:
-        audit_id, kind, started = running.record
-        sql = getattr(running, "sql", "")
+        sql, audit_id, kind, started = running.record
         took = time.perf_counter() - started
         if error is None:
             self.gw.audit.outcome(audit_id, self.user, self.client, sql, True, "", running.rows, took, kind)
@@ -733,7 +726,7 @@ class Session:
                 )
                 for i, raw in enumerate(msg.param_values)
             ]
-            portal = Portal(tag=self.transaction(sql), sql=sql, params=params)
+            portal = Portal(tag=self.transaction(sql))
             if not portal.tag and sql.strip():
                 portal.run = self.start(sql, await self.check(sql, "query"), params, "query")
             self.portals[msg.portal] = portal
