@@ -273,7 +273,8 @@ class Running:
 
 
 def row_encoder(types: list[str]) -> Callable[[list[tuple]], list[bytes]]:
-    """DataRow messages for a batch of rows, one bytes per row (framed here: one codec call per row is slow)."""
+    """DataRow messages for a batch of rows, one bytes per row (framed here: one codec call per row is
+    slow; one join per row is the fastest pure-Python framing measured)."""
     encoders = [pgtypes.encoder(pgtypes.oid(t)) for t in types]
     count = struct.pack("!h", len(encoders))
     null = b"\xff\xff\xff\xff"
@@ -281,14 +282,16 @@ def row_encoder(types: list[str]) -> Callable[[list[tuple]], list[bytes]]:
     def encode(batch: list[tuple]) -> list[bytes]:
         out = []
         for row in batch:
-            body = bytearray(count)
+            parts = [count]
             for value, enc in zip(row, encoders, strict=True):
                 if value is None:
-                    body += null
+                    parts.append(null)
                 else:
                     encoded = enc(value)
-                    body += struct.pack("!i", len(encoded)) + encoded
-            out.append(b"D" + struct.pack("!i", len(body) + 4) + bytes(body))
+                    parts.append(len(encoded).to_bytes(4, "big"))
+                    parts.append(encoded)
+            body = b"".join(parts)
+            out.append(b"D" + (len(body) + 4).to_bytes(4, "big") + body)
         return out
 
     return encode
