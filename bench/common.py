@@ -7,7 +7,7 @@ import dataclasses
 import resource
 from pathlib import Path
 
-from lakehouse.config import Settings
+from lakehouse.core.settings import Settings
 
 
 def args(description: str) -> argparse.Namespace:

@@ -27,10 +27,10 @@ import duckdb
 import numpy as np
 import psycopg
 import pyarrow as pa
-from deltalake import write_deltalake
 
 from gateway.engine import delta_extension
-from lakehouse.config import REPO_ROOT, Settings
+from lakehouse.core import commit
+from lakehouse.core.settings import REPO_ROOT, Settings
 
 MINISTRY = "ministry-of-health"
 HOSTILE = "ministry-of-public-security"
@@ -73,7 +73,7 @@ def _lake(root: Path, rows: int) -> None:
             "province_code_2025": pa.array(provinces),
         }
     )
-    write_deltalake(str(root / PATHS["silver.population_residents"]), residents)
+    commit.overwrite(root / PATHS["silver.population_residents"], residents)
     insured = rng.random(rows) < 0.9
     cards = pa.table(
         {
@@ -81,7 +81,7 @@ def _lake(root: Path, rows: int) -> None:
             "beneficiary_group": pa.array(np.array(["GD", "HS", "HT", "DN", "NN"])[rng.integers(0, 5, insured.sum())]),
         }
     )
-    write_deltalake(str(root / PATHS["silver.health_insurance_cards"]), cards)
+    commit.overwrite(root / PATHS["silver.health_insurance_cards"], cards)
 
 
 def _start(var: Path) -> tuple[subprocess.Popen, str]:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import ckanapi
 import pyarrow as pa
-from deltalake import write_deltalake
 
 from data_contracts import dataset
-from lakehouse.config import REPO_ROOT, Settings
+from lakehouse.core import commit
+from lakehouse.core.settings import REPO_ROOT, Settings
 from publish.ckan_portal import publish_dataset
 from publish.portal import Portal
 
@@ -84,7 +84,7 @@ def main() -> None:
         ]
         for i, ds in enumerate(datasets):
             table = _gold(i)
-            write_deltalake(str(ds.gold_path(settings.lake_root)), table)
+            commit.overwrite(ds.gold_path(settings.lake_root), table)
             summary = {
                 "dataset": ds.name,
                 "cells": table.num_rows,
@@ -93,7 +93,7 @@ def main() -> None:
                 "smallest_published_count": min(table["population"].to_pylist()),  # the gate reconciles it
                 "min_cell_count": 10,
             }
-            write_deltalake(str(ds.disclosure_path(settings.lake_root)), pa.Table.from_pylist([summary]))
+            commit.overwrite(ds.disclosure_path(settings.lake_root), pa.Table.from_pylist([summary]))
         cold_portal, warm_portal = Portal(url, token), Portal(url, token)
         started = time.perf_counter()
         for ds in datasets:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from deltalake import write_deltalake
 
 from data_contracts import Dataset, dataset
-from lakehouse import releases
+from lakehouse.core import commit, releases
 from publish.release_audit import audit
 
 YEARS = ("2025-2026", "2026-2027")
@@ -91,7 +90,7 @@ def _release_set(lake: Path, citizens: int, units: int, seed: int) -> int:
     for name, cells in tables.items():
         ds = dataset(name)
         table = _table(ds, cells)
-        write_deltalake(str(ds.gold_path(lake)), table)
+        commit.overwrite(ds.gold_path(lake), table)
         releases.record(lake, name, 0, table)  # an earlier release of the same numbers
     rows = list(zip(*micro, strict=True))
     micro_table = pa.table(
@@ -104,7 +103,7 @@ def _release_set(lake: Path, citizens: int, units: int, seed: int) -> int:
             "locally_suppressed": [False] * len(micro),
         }
     )
-    write_deltalake(str(dataset("enrolment_microdata").gold_path(lake)), micro_table)
+    commit.overwrite(dataset("enrolment_microdata").gold_path(lake), micro_table)
     return sum(len(c) for c in tables.values())
 
 

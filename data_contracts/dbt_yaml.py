@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from data_contracts.registry import Dataset, SourceTable, datasets, source_tables
+from data_contracts import Dataset, SourceTable, datasets, source_tables
+from lakehouse.core import lake
 
 DBT_MODELS = Path(__file__).resolve().parents[1] / "dbt_project" / "models"
 DBT_STAGING = DBT_MODELS / "staging"
@@ -85,7 +86,9 @@ def render() -> dict[Path, str]:
                     "name": f"bronze_{sector}",
                     "description": f"Bronze Delta tables of the {sector} sector (raw values + audit columns).",
                     "meta": {
-                        "external_location": f"delta_scan('{{{{ env_var('LAKE_ROOT') }}}}/bronze/{sector}/{{name}}')"
+                        "external_location": "delta_scan('{{ env_var('LAKE_ROOT') }}/"
+                        + lake.relative("bronze", sector, "{name}")
+                        + "')"
                     },
                     "tables": [_table(t) for t in sorted(tables, key=lambda t: t.table)],
                 }

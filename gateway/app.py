@@ -14,7 +14,7 @@ from gateway.audit import Audit
 from gateway.engine import EngineLimits, MinistryEngine
 from gateway.grants import ministries
 from gateway.server import Gateway, Limits, load_passwords
-from lakehouse.config import Settings, pseudonym_key
+from lakehouse.core.settings import Settings, pseudonym_key
 
 log = logging.getLogger(__name__)
 

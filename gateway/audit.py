@@ -12,7 +12,6 @@ line or drive the administrator's terminal.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import threading
 import unicodedata
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from lakehouse.core import jsonl
 
 MAX_FIELD = 20_000  # characters of client text kept per record
 
@@ -39,15 +40,14 @@ def printable(text: Any, limit: int = MAX_FIELD, keep: str = "") -> str:
 
 class Audit:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file = path.open("a", encoding="utf-8", buffering=1)  # opened before privileges are dropped
+        self._file = jsonl.open_log(path)  # opened before privileges are dropped
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._prefix = f"{os.getpid()}-{int(datetime.now(UTC).timestamp())}"
 
     def _write(self, line: dict[str, Any]) -> None:
-        text = json.dumps(line, ensure_ascii=False) + "\n"
+        text = jsonl.encode(line)
         with self._lock:
             self._file.write(text)
 

@@ -5,7 +5,7 @@ written to a catalog file (`lakehouse.duckdb`, so relations are rendered `lakeho
 which the engine then opens read-only. Lockdown, in the only order DuckDB accepts (FINDINGS.md): load
 the delta extension, set the resource limits (memory, threads, temp size) and temp_directory, allow
 only the granted tables' folders, disable external access, lock the configuration. Silver views read
-the latest Delta version on every query; gold is read only as released (lakehouse/releases.py), and
+the latest Delta version on every query; gold is read only as released (lakehouse/core/releases.py), and
 time travel reaches released gold versions and silver versions within the contract's retention.
 
 Person keys are re-keyed per recipient: each ministry sees HMAC(k_ministry, pseudonym), with
@@ -32,13 +32,12 @@ from typing import Any
 
 import duckdb
 import sqlglot
-from deltalake import DeltaTable
 from sqlglot import exp
 
 from data_contracts import source_tables
 from gateway import policy
 from gateway.grants import Grant, Ministry
-from lakehouse import releases
+from lakehouse.core import lake, releases
 
 log = logging.getLogger(__name__)
 CATALOG = "lakehouse"
@@ -247,7 +246,7 @@ class MinistryEngine:
     def _check_retention(self, relation: str, grant: Grant, version: int) -> None:
         hours = self.retention_hours[relation]
         try:
-            history = {h["version"]: h["timestamp"] for h in DeltaTable(str(grant.lake_path(self.lake_root))).history()}
+            history = lake.commit_times(grant.lake_path(self.lake_root))
         except Exception as exc:
             raise policy.Denied(f"{relation}: its history cannot be read") from exc
         committed = history.get(version)

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from data_contracts import ContractError, datasets
-from data_contracts.registry import contract_dirs
+from data_contracts import ContractError, contract_dirs, datasets
+from lakehouse.core import lake
 
 MASKS = ("redact", "hash", "year")
 ZONES = ("gold", "silver")
@@ -36,9 +36,9 @@ class Grant:
 
     def lake_path(self, lake_root: Path) -> Path:
         if self.zone == "gold":
-            return lake_root / "gold" / self.name
+            return lake.gold_path(lake_root, self.name)
         sector, entity = self.name.split("_", 1)
-        return lake_root / "silver" / sector / entity
+        return lake.silver_path(lake_root, sector, entity)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import pymysql
 from faker import Faker
 
 from data_contracts import SourceTable, source_table
-from lakehouse.config import REPO_ROOT, Settings
+from lakehouse.core.settings import REPO_ROOT, Settings
 
 LEGACY_WARDS = REPO_ROOT / "dbt_project" / "seeds" / "admin_units" / "legacy_wards.csv"
 BASE_TIME = datetime(2026, 1, 1, 8, 0, 0)

@@ -22,9 +22,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from data_contracts import ContractError, dataset, datasets, source_table, source_tables
-from data_contracts.registry import dataset_files, source_files, validate_all
-from lakehouse.config import Settings
+from data_contracts import dataset, dataset_files, datasets, source_files, source_table, source_tables, validate_all
+from lakehouse.core.errors import EXIT_PERMANENT, LakehouseError, PermanentError
+from lakehouse.core.settings import Settings
 
 
 def _cmd_contracts(settings: Settings, args: argparse.Namespace) -> int:
@@ -88,13 +88,13 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_transform(settings: Settings, args: argparse.Namespace) -> int:
-    from lakehouse.transform import run_dbt
+    from dbt_project.runner import run_dbt
 
     return run_dbt(settings, "compile" if args.dry_run else "build", args.select)
 
 
 def _cmd_dbt(settings: Settings, args: argparse.Namespace) -> int:
-    from lakehouse.transform import dbt
+    from dbt_project.runner import dbt
 
     return dbt(settings, args.dbt_args)
 
@@ -159,13 +159,14 @@ def _cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow as pa
-    from deltalake import DeltaTable
+
+    from lakehouse.core import lake
 
     print(f"lake root: {settings.lake_root}")
-    for zone in ("bronze", "silver", "gold", "quarantine"):
+    for zone in lake.ZONES:
         root = settings.lake_root / zone
         for log_dir in sorted(root.glob("**/_delta_log")) if root.exists() else []:
-            dt = DeltaTable(str(log_dir.parent))
+            dt = lake.open_table(log_dir.parent)
             rows = sum(pa.table(dt.get_add_actions(flatten=True))["num_records"].to_pylist())
             print(f"  {zone:<10} {log_dir.parent.relative_to(root)!s:<40} v{dt.version():<4} {rows:>9} rows")
     try:
@@ -201,7 +202,7 @@ def _cmd_freshness(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_table(settings: Settings, args: argparse.Namespace) -> int:
-    from lakehouse import lake
+    from lakehouse.core import lake
 
     path = settings.lake_root / args.table
     if not path.joinpath("_delta_log").exists():
@@ -300,23 +301,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-# Exit code 3: a failure a retry cannot fix (a contract, schema drift, the privacy gate): orchestrators
-# fail fast on it. Exit code 1: anything else, possibly transient (a source or the portal down).
-EXIT_PERMANENT = 3
-
-
-# By class name, so the CLI does not import Spark or the publisher to classify an error.
-PERMANENT_ERRORS = {
-    "ContractError",
-    "DisclosureError",
-    "DataPackageError",
-    "QualityThresholdExceeded",
-    "UploadTooLarge",
-}
-
-
 def _is_permanent(exc: BaseException) -> bool:
-    return any(cls.__name__ in PERMANENT_ERRORS for cls in type(exc).__mro__)
+    return isinstance(exc, PermanentError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -332,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         return args.fn(settings, args)
-    except (ContractError, RuntimeError, FileNotFoundError, ValueError, OSError) as exc:
+    except (LakehouseError, RuntimeError, FileNotFoundError, ValueError, OSError) as exc:
         permanent = _is_permanent(exc)
         line = f"lakehouse {args.verb}: error{' (permanent, a retry will not help)' if permanent else ''}: {exc}"
         print(line, file=sys.stderr)

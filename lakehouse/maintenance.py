@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deltalake import DeltaTable
-
 from data_contracts import source_tables
-from lakehouse import lake
-from lakehouse.config import Settings
+from lakehouse.core import lake
+from lakehouse.core.settings import Settings
 
-ZONES = ("bronze", "quarantine", "silver", "gold")
+ZONES = lake.ZONES
 DEFAULT_RETENTION_HOURS = 168.0
 
 
@@ -41,7 +39,7 @@ def zone_tables(settings: Settings, zone: str) -> list[tuple[Path, float]]:
         found = []
         for t in source_tables():
             path = t.bronze_path(settings.lake_root) if zone == "bronze" else t.quarantine_path(settings.lake_root)
-            if DeltaTable.is_deltatable(str(path)):
+            if lake.is_table(path):
                 found.append((path, t.retention_hours or DEFAULT_RETENTION_HOURS))
         return found
     longest = max(
@@ -74,9 +72,9 @@ def freshness(settings: Settings, now: datetime | None = None) -> list[Freshness
     for t in source_tables():
         path = t.bronze_path(settings.lake_root)
         sla = t.freshness_hours or 24.0
-        if not DeltaTable.is_deltatable(str(path)):
+        committed = lake.last_commit_at(path)
+        if committed is None:
             out.append(Freshness(t.qualified_name, path, None, sla))
             continue
-        committed = DeltaTable(str(path)).history(1)[0]["timestamp"] / 1000
         out.append(Freshness(t.qualified_name, path, (now.timestamp() - committed) / 3600, sla))
     return out

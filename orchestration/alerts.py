@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lakehouse.config import REPO_ROOT
+from lakehouse.core import jsonl
+from lakehouse.core.settings import REPO_ROOT
 
 
 def alerts_file() -> Path:
@@ -32,10 +33,7 @@ def task_failed(context: dict[str, Any]) -> None:
         "reason": str(exc) if exc else "unknown",
         "log_url": getattr(ti, "log_url", None),
     }
-    path = alerts_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(alert, ensure_ascii=False) + "\n")
+    jsonl.append(alerts_file(), alert)
     hook = os.environ.get("LAKEHOUSE_ALERT_WEBHOOK", "")
     if hook.startswith(("https://", "http://")):
         request = urllib.request.Request(hook, json.dumps(alert).encode(), {"Content-Type": "application/json"})  # noqa: S310

@@ -5,16 +5,17 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 from data_contracts import Dataset, SourceTable
+from lakehouse.core import lake
 
 
-def lake_asset(zone: str, path: str) -> Asset:
+def lake_asset(path: str) -> Asset:
     """`bronze/population/citizen` -> Asset lakehouse://bronze/population/citizen."""
-    return Asset(name=f"{zone}.{path.replace('/', '.')}", uri=f"lakehouse://{zone}/{path}", group="lakehouse")
+    return Asset(name=path.replace("/", "."), uri=f"lakehouse://{path}", group="lakehouse")
 
 
 def bronze(table: SourceTable) -> Asset:
-    return lake_asset("bronze", f"{table.sector}/{table.table}")
+    return lake_asset(lake.relative("bronze", table.sector, table.table))
 
 
 def gold(dataset: Dataset) -> Asset:
-    return lake_asset("gold", dataset.name)
+    return lake_asset(lake.relative("gold", dataset.name))

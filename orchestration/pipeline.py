@@ -10,8 +10,8 @@ from airflow.sdk import DAG, AssetAll, Param
 
 from data_contracts import SourceTable, datasets, source_tables
 from orchestration import assets
+from orchestration.dbt_task_group import DUCKDB_POOL, dbt_models
 from orchestration.tasks import LakehouseOperator, lakehouse
-from orchestration.transform import DUCKDB_POOL, dbt_models
 
 # No start_date: an unpaused DAG waits for its next scheduled time instead of running the latest
 # missed one at once (CronTriggerTimetable, run_immediately=False), so a manual run is not doubled.

@@ -15,11 +15,11 @@ from typing import Any
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from lakehouse.core.errors import EXIT_PERMANENT
 from orchestration.alerts import task_failed
 
 REPO = Path(__file__).resolve().parents[1]
 LAKEHOUSE = REPO / "bin" / "lakehouse"
-EXIT_PERMANENT = 3  # lakehouse/cli.py
 RETRY_DEFAULTS: dict[str, Any] = {
     "retries": 2,
     "retry_delay": timedelta(seconds=20),

@@ -11,7 +11,6 @@ not uploaded; the next run cleans up what was staged. `--dry-run` prints the pla
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import os
 import subprocess
@@ -24,12 +23,11 @@ from typing import Any
 
 import ckanapi
 import pyarrow as pa
-from deltalake import DeltaTable
 
 from data_contracts import Dataset, datasets
-from lakehouse import releases
-from lakehouse.config import REPO_ROOT, Settings
-from lakehouse.lake import read_table
+from lakehouse.core import jsonl, lake, releases
+from lakehouse.core.lake import read_table
+from lakehouse.core.settings import REPO_ROOT, Settings
 from publish import dcat, disclosure, exports, lineage, release_audit
 from publish.portal import Portal, PortalError, PortalUnavailable, UploadTooLarge
 
@@ -121,10 +119,8 @@ def _portal(settings: Settings) -> Portal:
 
 
 def _audit(settings: Settings, event: dict[str, Any]) -> None:
-    path = settings.var_dir / "audit" / "publish.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"at": datetime.now(UTC).isoformat(), "who": getpass.getuser(), **event}) + "\n")
+    record = {"at": datetime.now(UTC).isoformat(), "who": getpass.getuser(), **event}
+    jsonl.append(settings.var_dir / "audit" / "publish.jsonl", record)
 
 
 def prepare(settings: Settings, dataset: Dataset, out_dir: Path) -> Release:
@@ -135,11 +131,11 @@ def prepare(settings: Settings, dataset: Dataset, out_dir: Path) -> Release:
     summary_path = dataset.disclosure_path(settings.lake_root)
     summary = read_table(summary_path)[0].to_pylist()[0] if (summary_path / "_delta_log").exists() else None
     # Stable facts only (no "generated now"), so an unchanged dataset re-publishes nothing.
-    committed = DeltaTable(str(dataset.gold_path(settings.lake_root))).history(1)[0]["timestamp"]
+    committed = lake.last_commit_at(dataset.gold_path(settings.lake_root)) or 0.0
     facts = {
         "gold_delta_version": gold_version,
         "input_delta_versions": lineage.input_versions(dataset, settings.lake_root),
-        "gold_committed_at": datetime.fromtimestamp(committed / 1000, UTC).isoformat(timespec="seconds"),
+        "gold_committed_at": datetime.fromtimestamp(committed, UTC).isoformat(timespec="seconds"),
     }
     # The intruder holds every table of this run and every earlier release: judge the set, not the table.
     contracts = (*(d for d in datasets() if d.name != dataset.name), dataset)

@@ -11,6 +11,7 @@ from typing import Any
 import frictionless
 
 from data_contracts import Dataset
+from lakehouse.core.errors import PermanentError
 
 # CKAN licence id -> Data Package licence (SPDX id, URL, title).
 LICENCES = {
@@ -31,7 +32,7 @@ FIELD_TYPES = {
 }
 
 
-class DataPackageError(RuntimeError):
+class DataPackageError(PermanentError):
     """The generated datapackage.json does not validate; nothing is published."""
 
 

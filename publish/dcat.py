@@ -13,7 +13,8 @@ from typing import Any
 import requests
 
 from data_contracts import Dataset, source_tables
-from lakehouse.config import REPO_ROOT
+from lakehouse.core import lake
+from lakehouse.core.settings import REPO_ROOT
 
 EU = "http://publications.europa.eu/resource/authority/"
 FREQUENCIES = {
@@ -51,7 +52,7 @@ def package_fields(
     sources = [
         {"contract": t.contract_id, "table": t.qualified_name, "bronze_delta_version": inputs[rel]}
         for t in source_tables()
-        if (rel := f"bronze/{t.sector}/{t.table}") in inputs
+        if (rel := lake.relative("bronze", t.sector, t.table)) in inputs
     ]
     threshold = (
         f"k-anonymity k = {dataset.k_anonymity}"

@@ -21,15 +21,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_contracts import Dataset
-from data_contracts.registry import direct_identifier_columns, identifier_patterns
+from data_contracts import Dataset, direct_identifier_columns, identifier_patterns
+from lakehouse.core.errors import PermanentError
 from publish.release_audit import AuditResult
 
 # The shapes of direct identifiers, from the source contracts (searched anywhere in a value).
 IDENTIFIER_PATTERNS = {label: re.compile(pattern) for label, pattern in identifier_patterns().items()}
 
 
-class DisclosureError(RuntimeError):
+class DisclosureError(PermanentError):
     """The dataset failed the disclosure gate; nothing was published."""
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deltalake import DeltaTable
-
 from data_contracts import Dataset
-from lakehouse.config import REPO_ROOT
+from lakehouse.core import lake
+from lakehouse.core.settings import REPO_ROOT
 
 MANIFEST = REPO_ROOT / "dbt_project" / "target" / "manifest.json"
 
@@ -30,7 +29,7 @@ def input_versions(dataset: Dataset, lake_root: Path, manifest: Path = MANIFEST)
         seen.add(node)
         if node.startswith("source."):
             src = m["sources"][node]
-            paths.add(f"bronze/{src['source_name'].removeprefix('bronze_')}/{src['name']}")
+            paths.add(lake.relative("bronze", src["source_name"].removeprefix("bronze_"), src["name"]))
         elif node.startswith("model."):
             location = m["nodes"][node]["config"].get("location")
             if location:
@@ -38,8 +37,7 @@ def input_versions(dataset: Dataset, lake_root: Path, manifest: Path = MANIFEST)
             todo.extend(m["parent_map"].get(node, []))
     out: dict[str, int | None] = {}
     for rel in sorted(paths):
-        path = lake_root / rel
-        out[rel] = DeltaTable(str(path)).version() if DeltaTable.is_deltatable(str(path)) else None
+        out[rel] = lake.version(lake_root / rel)
     return out
 
 

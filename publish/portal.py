@@ -13,11 +13,13 @@ import requests
 from ckanapi.common import reverse_apicontroller_action
 from requests_toolbelt import MultipartEncoder
 
+from lakehouse.core.errors import LakehouseError, PermanentError
+
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
 
 
-class PortalError(RuntimeError):
+class PortalError(LakehouseError):
     """The portal refused or failed a request; the message says what and what to do."""
 
 
@@ -25,7 +27,7 @@ class PortalUnavailable(PortalError):
     """CKAN could not be reached, or kept answering 5xx, after every retry."""
 
 
-class UploadTooLarge(PortalError):
+class UploadTooLarge(PortalError, PermanentError):
     """A file is over the portal's upload limit; nothing was uploaded."""
 
 

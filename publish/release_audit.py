@@ -2,7 +2,7 @@
 
 Each dataset passes its own gate, but an intruder holds all of them and every earlier release. This
 audit takes that position. The release set is the candidate build (every dataset's current gold table)
-plus the release log (lakehouse/releases.py). From the dataset contracts' `population` it knows which
+plus the release log (lakehouse/core/releases.py). From the dataset contracts' `population` it knows which
 tables count the same units, and it checks:
 
 - interval: a linear programme (HiGHS, through highspy) over the suppressed cells of every linked table. Its
@@ -35,8 +35,8 @@ import pyarrow as pa
 from scipy.sparse import csc_matrix
 
 from data_contracts import Dataset, datasets
-from lakehouse import releases
-from lakehouse.lake import read_table
+from lakehouse.core import releases
+from lakehouse.core.lake import read_table
 
 Key = tuple[Any, ...]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse.config import Settings
+from lakehouse.core.settings import Settings
 
 # Debian's libpostgresql-jdbc-java and libmariadb-java (no Maven repository reachable here).
 JDBC_JARS = (Path("/usr/share/java/postgresql.jar"), Path("/usr/share/java/mariadb-java-client.jar"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.config import REPO_ROOT
+from lakehouse.core.settings import REPO_ROOT
 
 
 @dataclass(frozen=True)

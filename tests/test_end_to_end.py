@@ -20,8 +20,8 @@ from deltalake import DeltaTable
 
 from data_contracts import dataset, datasets, source_tables
 from infra.synthetic_sectors import seed
-from lakehouse.config import REPO_ROOT, Settings
-from lakehouse.lake import read_table
+from lakehouse.core.lake import read_table
+from lakehouse.core.settings import REPO_ROOT, Settings
 from publish.disclosure import IDENTIFIER_PATTERNS, direct_identifier_columns
 
 DATASET = dataset("population_by_province_age_sex")

@@ -3,8 +3,9 @@
 - configure_connection: LOADs the delta extension shipped in the `duckdb-extension-delta` wheel (no
   download; INSTALL fails offline) and registers `hmac_sha256(varchar) -> varchar`, a vectorised
   Arrow UDF keyed by LAKEHOUSE_PSEUDONYM_KEY. The key lives only in this process's memory.
-- store: the `delta` materialization hands over a relation; it is streamed into a Delta table with
-  deltalake (overwrite). A failed write leaves the previous Delta version in place.
+- store: the `delta` materialization hands over a relation; it is streamed into a Delta table through
+  the project's one commit module (lakehouse/core/commit.py, overwrite). A failed write leaves the
+  previous Delta version in place.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import duckdb_extension_delta
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
-from deltalake import write_deltalake
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import VARCHAR
+
+from lakehouse.core import commit
 
 KEY_ENV = "LAKEHOUSE_PSEUDONYM_KEY"
 MIN_KEY_LENGTH = 16
@@ -70,6 +72,6 @@ class Plugin(BasePlugin):
         cursor = self._conn.cursor()
         try:
             reader = cursor.sql(f"select * from {target_config.relation}").fetch_record_batch()
-            write_deltalake(target_config.location.path, reader, mode="overwrite", schema_mode="overwrite")
+            commit.overwrite(Path(target_config.location.path), reader)
         finally:
             cursor.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lakehouse.config import REPO_ROOT, Settings
-from lakehouse.lake import read_table
+from lakehouse.core.lake import read_table
+from lakehouse.core.settings import REPO_ROOT, Settings
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "contracts"
 DB = "agriculture_fixture"

@@ -16,10 +16,10 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from data_contracts import SourceTable, dataset, source_tables
-from lakehouse import releases
-from lakehouse.config import Settings
-from lakehouse.lake import read_table
-from lakehouse.transform import DBT_PROJECT, dbt_env, run_dbt
+from dbt_project.runner import DBT_PROJECT, dbt_env, run_dbt
+from lakehouse.core import releases
+from lakehouse.core.lake import read_table
+from lakehouse.core.settings import Settings
 from publish.lineage import input_versions
 
 KEY = "test-only-pseudonym-key-0123456789abcdef"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from data_contracts import source_tables
-from lakehouse.transform import DBT_PROJECT
+from dbt_project.runner import DBT_PROJECT
 
 
 def test_a_staging_model_per_contract_reading_every_column() -> None:

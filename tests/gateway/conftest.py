@@ -20,8 +20,8 @@ import pytest
 from deltalake import write_deltalake
 
 from gateway.engine import delta_extension
-from lakehouse import releases
-from lakehouse.config import REPO_ROOT
+from lakehouse.core import releases
+from lakehouse.core.settings import REPO_ROOT
 
 PROVINCES = ["01", "79", "48", "31"]
 TEST_KEY = "gateway-test-master-key"  # a fixed test key: the real one lives outside the repo

@@ -13,7 +13,7 @@ import pytest
 from psycopg import errors
 
 from gateway.engine import recipient_key, recipient_pseudonym
-from lakehouse.config import REPO_ROOT
+from lakehouse.core.settings import REPO_ROOT
 from tests.gateway.conftest import TEST_KEY
 
 HEALTH, EDUCATION, HANOI = "ministry-of-health", "ministry-of-education-and-training", "hanoi-department-of-health"

@@ -10,7 +10,7 @@ import pymysql
 
 from data_contracts import source_tables
 from infra.synthetic_sectors import LEGACY_WARDS, TODAY, generate_citizens, seed
-from lakehouse.config import Settings
+from lakehouse.core.settings import Settings
 
 
 def test_same_seed_same_rows_different_seed_different_rows() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.config import pseudonym_key
+from lakehouse.core.settings import pseudonym_key
 
 
 def test_key_from_environment_then_file_and_never_a_default(monkeypatch, tmp_path: Path) -> None:

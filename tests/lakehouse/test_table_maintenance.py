@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import lake
-from lakehouse.config import REPO_ROOT
+from lakehouse.core import lake
+from lakehouse.core.settings import REPO_ROOT
 
 
 def _table(tmp_path: Path) -> Path:

@@ -13,7 +13,7 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from data_contracts import dataset, source_tables
-from lakehouse.config import REPO_ROOT
+from lakehouse.core.settings import REPO_ROOT
 
 
 def _dags_test(dag_id: str, var: Path, **env: str) -> subprocess.CompletedProcess:

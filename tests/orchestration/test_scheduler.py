@@ -12,7 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from data_contracts import source_tables
-from lakehouse.config import REPO_ROOT
+from lakehouse.core.settings import REPO_ROOT
 
 SCRIPT = str(REPO_ROOT / "infra" / "airflow.sh")
 

@@ -15,7 +15,7 @@ import pytest
 from deltalake import write_deltalake
 
 from data_contracts import Dataset, dataset
-from lakehouse.config import Settings
+from lakehouse.core.settings import Settings
 from publish.portal import Portal
 
 

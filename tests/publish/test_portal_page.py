@@ -10,7 +10,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from lakehouse.config import REPO_ROOT
+from lakehouse.core.settings import REPO_ROOT
 from publish.ckan_portal import publish_dataset
 
 SCREENSHOTS = REPO_ROOT / "var" / "test-output"

@@ -11,11 +11,10 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from data_contracts import Dataset, dataset
-from data_contracts.registry import Column
-from lakehouse import releases
-from lakehouse.config import Settings
-from lakehouse.lake import read_table
+from data_contracts import Column, Dataset, dataset
+from lakehouse.core import releases
+from lakehouse.core.lake import read_table
+from lakehouse.core.settings import Settings
 from publish.ckan_portal import prepare
 from publish.disclosure import DisclosureError, check
 from publish.release_audit import audit
@@ -237,7 +236,7 @@ def test_records_of_the_same_pupils_in_two_school_years_do_not_make_k(tmp_path: 
 
 
 def test_a_microdata_column_is_a_quasi_identifier_unless_the_contract_says_why(tmp_path: Path, monkeypatch) -> None:
-    from data_contracts.registry import validate_all
+    from data_contracts import validate_all
 
     text = MICRODATA.contract_path.read_text(encoding="utf-8")
     text = text.replace("name: enrolment_microdata\n", "name: enrolment_microdata_unexplained\n", 1)

@@ -18,8 +18,8 @@ from pyspark.sql import SparkSession
 
 from data_contracts import ContractError, SourceTable, source_table, source_tables
 from infra.synthetic_sectors import change_citizens, seed
-from lakehouse.config import REPO_ROOT, Settings
-from lakehouse.lake import read_table
+from lakehouse.core.lake import read_table
+from lakehouse.core.settings import REPO_ROOT, Settings
 from spark_jobs.ingest import QualityThresholdExceeded, SourceUnavailable, ingest_table
 from spark_jobs.session import spark_session
 

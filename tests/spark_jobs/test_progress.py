@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from lakehouse.config import Settings
+from lakehouse.core.settings import Settings
 from spark_jobs.progress import progress
 from spark_jobs.session import spark_session
 

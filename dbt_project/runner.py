@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from data_contracts import datasets
-from data_contracts.registry import direct_identifier_columns
-from lakehouse.config import REPO_ROOT, Settings, pseudonym_key
+from data_contracts import datasets, direct_identifier_columns
+from lakehouse.core.settings import REPO_ROOT, Settings, pseudonym_key
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from data_contracts import ContractError, dataset, datasets, source_table, source_tables
-from data_contracts.registry import _source, identifier_patterns, validate_all
+from data_contracts import (
+    ContractError,
+    dataset,
+    datasets,
+    identifier_patterns,
+    source_table,
+    source_tables,
+    validate_all,
+)
+from data_contracts.odcs import parse_source as _source
 
 
 def test_one_source_table_per_sector_with_partition_and_watermark() -> None:

@@ -1,16 +1,10 @@
-"""Load and validate the contracts with the open-data-contract-standard models.
-
-Every stage asks this module what a table or dataset is; nothing else restates a schema.
-Project settings live under ODCS `customProperties` (documented in README.md here). Validation
-collects every problem with the file, the path inside it and the fix.
-"""
+"""Parse and validate ODCS v3 contract files (open-data-contract-standard's pydantic models) into the
+project's model. Project settings live under ODCS `customProperties` (documented in README.md here).
+Validation collects every problem with the file, the path inside it and the fix."""
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,217 +12,20 @@ import yaml
 from open_data_contract_standard.model import CustomProperty, OpenDataContractStandard
 from pydantic import ValidationError
 
-CONTRACTS_DIR = Path(__file__).resolve().parent
-# More contract folders (same layout: sources/<sector>/*.odcs.yaml, datasets/*.odcs.yaml), separated
-# by os.pathsep: a new sector or table needs only YAML.
-EXTRA_DIRS_ENV = "LAKEHOUSE_CONTRACTS_DIRS"
-DIRECT_IDENTIFIER = "direct-identifier"
-CLASSIFICATIONS = ("direct-identifier", "quasi-identifier", "sensitive", "personal", "internal", "public")
-# Physical types a source contract may use -> the Spark SQL types a JDBC read may yield for them.
-PHYSICAL_TYPES: dict[str, tuple[str, ...]] = {
-    "bigint": ("bigint",),
-    "integer": ("int", "bigint"),
-    "int": ("int", "bigint"),
-    "smallint": ("smallint", "int"),
-    "varchar": ("string",),
-    "char": ("string",),
-    "text": ("string",),
-    "date": ("date",),
-    "timestamp": ("timestamp",),
-    "datetime": ("timestamp",),
-    "boolean": ("boolean",),
-    "double": ("double",),
-    "numeric": ("decimal",),
-    "decimal": ("decimal",),
-}
-INGESTION_MODES = ("full", "incremental")
-DELETE_DETECTION = ("none", "soft_delete", "snapshot")
-DRIFT_POLICIES = ("fail", "evolve_additive")
-
-
-class ContractError(ValueError):
-    """A contract is missing, invalid, or lacks a setting a stage needs."""
-
-
-@dataclass(frozen=True)
-class QualityRule:
-    """A row-level rule checked at ingestion; failing rows go to quarantine with `reason`."""
-
-    column: str
-    name: str
-    kind: str  # not_null | valid_values | pattern | expression
-    values: tuple[Any, ...] = ()
-    pattern: str | None = None
-    expression: str | None = None  # Spark SQL boolean that valid rows satisfy
-
-    @property
-    def reason(self) -> str:
-        detail = {
-            "not_null": "is NULL",
-            "valid_values": f"not in {list(self.values)}",
-            "pattern": f"does not match {self.pattern}",
-            "expression": f"fails {self.expression}",
-        }[self.kind]
-        return f"{self.name}: {self.column} {detail}"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    physical_type: str | None
-    logical_type: str | None
-    required: bool
-    primary_key: bool
-    classification: str | None
-    description: str | None
-    description_vi: str | None = None
-    unit: str | None = None
-    allowed_values: tuple[Any, ...] = ()
-    identifier_pattern: str | None = None  # direct identifiers: the shape of a value, searched by the gate
-
-    @property
-    def base_type(self) -> str:
-        """'varchar(12)' -> 'varchar'."""
-        return (self.physical_type or "").split("(")[0].strip().lower()
-
-
-@dataclass(frozen=True)
-class IngestionPolicy:
-    mode: str = "full"
-    watermark_column: str | None = None
-    delete_detection: str = "none"
-    soft_delete_column: str | None = None
-    partition_column: str | None = None
-    partitions: int = 2
-    drift_policy: str = "fail"
-    quarantine_threshold: float = 0.05
-
-
-@dataclass(frozen=True)
-class SourceTable:
-    """A table in a sector database, as its contract describes it."""
-
-    contract_id: str
-    contract_path: Path
-    sector: str
-    ministry: str
-    server_type: str
-    database: str
-    db_schema: str | None
-    table: str
-    columns: tuple[Column, ...]
-    policy: IngestionPolicy = field(default_factory=IngestionPolicy)
-    quality: tuple[QualityRule, ...] = ()
-    owner: str | None = None
-    freshness: str | None = None
-    frequency: str | None = None  # SLA frequency: the ingestion DAG's schedule (daily, hourly, …)
-    freshness_hours: float | None = None  # older bronze than this is flagged by the maintenance DAG
-    retention_hours: float | None = None  # Delta history kept by vacuum
-    retries: int = 2  # retries of a transient failure (source down)
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.sector}.{self.table}"
-
-    @property
-    def source_label(self) -> str:
-        """Where rows came from, kept in bronze's `_source` audit column."""
-        schema = f"{self.db_schema}." if self.db_schema else ""
-        return f"{self.server_type}:{self.database}.{schema}{self.table}"
-
-    @property
-    def primary_key(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.primary_key)
-
-    @property
-    def partition_column(self) -> str | None:
-        return self.policy.partition_column
-
-    @property
-    def watermark_column(self) -> str | None:
-        return self.policy.watermark_column
-
-    def column(self, name: str) -> Column:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise ContractError(f"contract {self.contract_id}: table {self.table} has no column {name!r}")
-
-    def bronze_path(self, lake_root: Path) -> Path:
-        return lake_root / "bronze" / self.sector / self.table
-
-    def quarantine_path(self, lake_root: Path) -> Path:
-        return lake_root / "quarantine" / self.sector / self.table
-
-
-@dataclass(frozen=True)
-class Population:
-    """What a dataset counts, so the disclosure audit knows which published tables are linked.
-
-    Datasets with the same `name` count the same units: their margins over shared dimensions are equal
-    (an intruder subtracts one from the other). `period` is the dimension a unit is counted once per
-    (school_year: a pupil is counted again each year); a table without it is linked to one with it on
-    equality only while a single period is published, otherwise as a lower bound. A `subset` coverage
-    (microdata that drops records) gives lower bounds on the complete tables."""
-
-    name: str
-    unit: str  # what one counted record is: person, vehicle, …
-    protected_unit: str  # whose privacy the threshold protects (vehicles: their owners)
-    counting_rule: str  # in words, for the report and the README
-    period: str | None = None
-    coverage: str = "complete"  # complete | subset
-    dominance_share: float | None = None  # a cell where one protected unit holds more than this share is unsafe
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """An open dataset in gold, published to CKAN."""
-
-    contract_id: str
-    contract_path: Path
-    name: str
-    version: str
-    sector: str
-    ministry: str
-    title: str
-    description: str
-    usage: str | None
-    limitations: str | None
-    tags: tuple[str, ...]
-    license_id: str
-    frequency: str | None
-    dbt_model: str
-    min_cell_count: int
-    count_column: str | None
-    dimensions: tuple[str, ...]  # quasi-identifiers: cell dimensions (aggregate) or generalised columns (microdata)
-    columns: tuple[Column, ...]
-    kind: str = "aggregate"  # aggregate | microdata
-    k_anonymity: int | None = None
-    title_vi: str = ""
-    description_vi: str = ""
-    theme: str = ""  # EU data-theme code (DCAT-AP), e.g. SOCI
-    contact_name: str = ""
-    contact_email: str = ""
-    temporal_start: str = ""  # ISO date the data's coverage starts
-    population: Population | None = None
-    protection_interval: int = 0  # a suppressed cell keeps at least this many possible values (0: the threshold)
-    not_quasi_identifiers: tuple[tuple[str, str], ...] = ()  # (column, reason) a microdata column is no QI
-    zero_cells: str = "absent"  # absent: a combination with no unit has no row (the audit treats it as a known 0)
-
-    @property
-    def required_interval(self) -> int:
-        """Possible values every suppressed cell must keep after the release-set audit."""
-        return self.protection_interval or self.min_cell_count or self.k_anonymity or 0
-
-    def disclosure_path(self, lake_root: Path) -> Path:
-        """One-row summary dbt writes next to the dataset (primary / complementary suppression)."""
-        return lake_root / "gold" / "_disclosure" / self.name
-
-    def gold_path(self, lake_root: Path) -> Path:
-        return lake_root / "gold" / self.name
-
-
-# --- parsing ------------------------------------------------------------------------------------------
+from data_contracts.model import (
+    CLASSIFICATIONS,
+    DELETE_DETECTION,
+    DRIFT_POLICIES,
+    INGESTION_MODES,
+    PHYSICAL_TYPES,
+    Column,
+    ContractError,
+    Dataset,
+    IngestionPolicy,
+    Population,
+    QualityRule,
+    SourceTable,
+)
 
 
 class _Problems:
@@ -378,7 +175,7 @@ def _policy(custom: dict[str, Any], names: set[str], problems: _Problems) -> Ing
     return policy
 
 
-def _source(path: Path) -> SourceTable:
+def parse_source(path: Path) -> SourceTable:
     c = load(path)
     problems = _Problems(path)
     custom = _custom(c.customProperties)
@@ -528,7 +325,7 @@ def _not_quasi_identifiers(props: list[Any], dimensions: tuple[str, ...], where:
     return tuple((name, why) for name, why in reasons if why)
 
 
-def _dataset(path: Path) -> Dataset:
+def parse_dataset(path: Path) -> Dataset:
     c = load(path)
     custom = _custom(c.customProperties)
     if not c.schema_:
@@ -583,98 +380,3 @@ def _dataset(path: Path) -> Dataset:
         ),
         zero_cells=zero_cells,
     )
-
-
-def contract_dirs() -> tuple[Path, ...]:
-    extra = [Path(p) for p in os.environ.get(EXTRA_DIRS_ENV, "").split(os.pathsep) if p.strip()]
-    return (CONTRACTS_DIR, *extra)
-
-
-def source_files() -> list[Path]:
-    return [p for d in contract_dirs() for p in sorted((d / "sources").glob("*/*.odcs.yaml"))]
-
-
-def dataset_files() -> list[Path]:
-    return [p for d in contract_dirs() for p in sorted((d / "datasets").glob("*.odcs.yaml"))]
-
-
-@cache
-def _source_tables(dirs: tuple[Path, ...]) -> tuple[SourceTable, ...]:
-    tables = tuple(_source(p) for p in source_files())
-    seen: dict[str, Path] = {}
-    for t in tables:
-        if t.qualified_name in seen:
-            raise ContractError(f"{t.contract_path}: {t.qualified_name} is also described by {seen[t.qualified_name]}")
-        seen[t.qualified_name] = t.contract_path
-    return tables
-
-
-@cache
-def _datasets(dirs: tuple[Path, ...]) -> tuple[Dataset, ...]:
-    return tuple(_dataset(p) for p in dataset_files())
-
-
-def source_tables() -> tuple[SourceTable, ...]:
-    """Every source-table contract under sources/<sector>/ (of every contract folder)."""
-    return _source_tables(contract_dirs())
-
-
-def datasets() -> tuple[Dataset, ...]:
-    """Every open-dataset contract under datasets/."""
-    return _datasets(contract_dirs())
-
-
-def direct_identifier_columns() -> set[str]:
-    """Every column any source contract classifies as a direct identifier."""
-    return {c.name for t in source_tables() for c in t.columns if c.classification == DIRECT_IDENTIFIER}
-
-
-# Every direct identifier reaches silver only as its keyed HMAC-SHA-256 pseudonym: 64 hex digits.
-PSEUDONYM_PATTERN = r"(?i)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])"
-
-
-def identifier_patterns() -> dict[str, str]:
-    """Regular expressions (searched anywhere in a value) for the shapes of direct identifiers, from the
-    source contracts' `identifierPattern` entries, plus the pseudonym every identifier becomes in silver."""
-    patterns = {
-        f"{c.name} ({t.qualified_name})": c.identifier_pattern
-        for t in source_tables()
-        for c in t.columns
-        if c.classification == DIRECT_IDENTIFIER and c.identifier_pattern
-    }
-    by_pattern: dict[str, str] = {}
-    for label, pattern in sorted(patterns.items()):  # one label per distinct pattern, e.g. citizen_id in 5 tables
-        by_pattern.setdefault(pattern, label.split(" (")[0])
-    return {label: pattern for pattern, label in by_pattern.items()} | {"pseudonym": PSEUDONYM_PATTERN}
-
-
-def validate_all() -> list[str]:
-    """Every problem in every contract file (empty = all valid); does not stop at the first file."""
-    problems: list[str] = []
-    for path in source_files():
-        try:
-            _source(path)
-        except ContractError as exc:
-            problems.extend(str(exc).splitlines())
-    for path in dataset_files():
-        try:
-            _dataset(path)
-        except ContractError as exc:
-            problems.extend(str(exc).splitlines())
-    return problems
-
-
-def source_table(sector: str, table: str | None = None) -> SourceTable:
-    """The contract for `sector.table` (or the sector's only table)."""
-    found = [t for t in source_tables() if t.sector == sector and (table is None or t.table == table)]
-    if len(found) != 1:
-        known = ", ".join(t.qualified_name for t in source_tables())
-        raise ContractError(f"no single source contract for {sector}.{table or '*'}; known: {known}")
-    return found[0]
-
-
-def dataset(name: str) -> Dataset:
-    for d in datasets():
-        if d.name == name:
-            return d
-    raise ContractError(f"no dataset contract named {name!r}; known: {', '.join(d.name for d in datasets())}")

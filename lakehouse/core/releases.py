@@ -14,7 +14,6 @@ public for ever and must stay auditable.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from lakehouse.core import jsonl
+from lakehouse.core.lake import releases_dir
+
+__all__ = ["Release", "datasets_released", "read_release", "record", "released", "released_versions", "releases_dir"]
 
 
 @dataclass(frozen=True)
@@ -36,27 +40,18 @@ class Release:
         return releases_dir(lake_root) / self.dataset / f"v{self.gold_version}.parquet"
 
 
-def releases_dir(lake_root: Path) -> Path:
-    return lake_root / "gold" / "_releases"
-
-
 def _log(lake_root: Path, dataset: str) -> Path:
     return releases_dir(lake_root) / f"{dataset}.jsonl"
 
 
 def released(lake_root: Path, dataset: str) -> list[Release]:
     """Every release of `dataset`, oldest first (one per gold version)."""
-    path = _log(lake_root, dataset)
-    if not path.exists():
-        return []
     seen: dict[int, Release] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            raw = json.loads(line)
-            seen.setdefault(
-                int(raw["gold_version"]),
-                Release(raw["dataset"], int(raw["gold_version"]), raw["released_at"], raw.get("facts", {})),
-            )
+    for raw in jsonl.read(_log(lake_root, dataset)):
+        seen.setdefault(
+            int(raw["gold_version"]),
+            Release(raw["dataset"], int(raw["gold_version"]), raw["released_at"], raw.get("facts", {})),
+        )
     return sorted(seen.values(), key=lambda r: r.gold_version)
 
 
@@ -96,6 +91,5 @@ def record(
         "released_at": release.released_at,
         "facts": release.facts,
     }
-    with _log(lake_root, dataset).open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+    jsonl.append(_log(lake_root, dataset), line)
     return release

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse.lake import read_table
-from spark_jobs.delta_commit import commit_parquet_files
+from lakehouse.core.commit import commit_parquet_files
+from lakehouse.core.lake import read_table
 
 
 def _write(table_dir: Path, name: str, rows: list[dict]) -> Path:

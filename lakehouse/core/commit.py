@@ -1,8 +1,11 @@
-"""Commit Parquet files written by Spark to a Delta table in ONE driver-side transaction (delta-rs).
+"""Every commit to the lake goes through here (delta-rs): ingested Parquet files, MERGEs with their
+additive schema evolution, and dbt's table writes.
 
-Spark writes Parquet in parallel; this module reads the footers, builds add actions with statistics
-and commits them with `deltalake`, recording a `txn` action (app id + batch version) so a batch that
-was already committed is never committed twice. It is the only code that commits ingested files.
+- commit_parquet_files: Spark writes Parquet in parallel; this reads the footers, builds add actions
+  with statistics and commits them in ONE driver-side transaction, recording a `txn` action (app id +
+  batch version) so a batch that was already committed is never committed twice.
+- merge: upsert/delete on key columns (incremental ingestion), adding new columns first.
+- overwrite: a whole table from a stream of record batches (dbt's `delta` materialization).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, Schema, Transaction
+from deltalake import CommitProperties, Schema, Transaction, write_deltalake
 from deltalake.transaction import AddAction, create_table_with_add_actions
+
+from lakehouse.core import lake
 
 STRING_STATS_MAX = 32  # longer strings get no min/max rather than a wrong truncated max
 
@@ -106,7 +111,7 @@ def commit_parquet_files(
     runs and scheduled runs number batches differently, and a re-applied older batch is idempotent.
     """
     table_path = table_path.resolve()
-    existing = DeltaTable(str(table_path)) if DeltaTable.is_deltatable(str(table_path)) else None
+    existing = lake.open_table(table_path) if lake.is_table(table_path) else None
     if existing is not None:
         done = existing.transaction_version(app_id)
         if done == batch_version:
@@ -156,9 +161,69 @@ def commit_parquet_files(
         )
     if added:
         existing.alter.add_columns(Schema.from_arrow(pa.schema(added)).fields)
-        existing = DeltaTable(str(table_path))
+        existing = lake.open_table(table_path)
         full_schema = pa.schema(existing.schema().to_arrow())
     existing.create_write_transaction(
         actions, mode=mode, schema=full_schema, partition_by=list(partition_by) or None, commit_properties=props
     )
-    return CommitResult(DeltaTable(str(table_path)).version(), len(actions), rows, skipped=False)
+    return CommitResult(lake.version(table_path) or 0, len(actions), rows, skipped=False)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    table_version: int
+    rows_deleted: int
+    evolved: list[str]  # columns added to the table before the merge
+
+
+def evolve(table_path: Path, schema: pa.Schema, ignore: Sequence[str] = ()) -> list[str]:
+    """Add the columns `schema` has and the table lacks (committing data with them first would hide
+    them silently, FINDINGS). Returns their names."""
+    dt = lake.open_table(table_path)
+    current = set(pa.schema(dt.schema().to_arrow()).names)
+    new = [f for f in schema if f.name not in current and f.name not in ignore]
+    if new:
+        dt.alter.add_columns(Schema.from_arrow(pa.schema(new)).fields)
+    return [f.name for f in new]
+
+
+def merge(
+    table_path: Path,
+    source: pa.Table,
+    keys: Sequence[str],
+    *,
+    delete_flag: str,
+    app_id: str,
+    batch_version: int,
+    metadata: dict[str, str],
+    ignore: Sequence[str] = (),
+) -> MergeResult:
+    """MERGE `source` into the table on `keys`: rows whose boolean `delete_flag` is true delete their
+    match, others update it or are inserted. New columns are added first; the commit carries
+    txn(app_id, batch_version) like every ingestion commit."""
+    evolved = evolve(table_path, source.schema, ignore=(delete_flag, *ignore))
+    columns = [n for n in source.column_names if n != delete_flag]
+    values = {n: f"s.{n}" for n in columns}
+    dt = lake.open_table(table_path)
+    metrics = (
+        dt.merge(
+            source=source,
+            predicate=" AND ".join(f"t.{k} = s.{k}" for k in keys),
+            source_alias="s",
+            target_alias="t",
+            commit_properties=CommitProperties(
+                custom_metadata=metadata, app_transactions=[Transaction(app_id, batch_version)]
+            ),
+        )
+        .when_matched_delete(predicate=f"s.{delete_flag}")
+        .when_matched_update(updates=values)
+        .when_not_matched_insert(updates=values, predicate=f"NOT s.{delete_flag}")
+        .execute()
+    )
+    return MergeResult(lake.version(table_path) or 0, int(metrics.get("num_target_rows_deleted", 0)), evolved)
+
+
+def overwrite(table_path: Path, data: pa.RecordBatchReader | pa.Table) -> None:
+    """Replace the table's contents (and schema) in one commit; a failed write leaves the previous
+    version in place."""
+    write_deltalake(str(table_path), data, mode="overwrite", schema_mode="overwrite")
