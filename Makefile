@@ -13,8 +13,9 @@ demo: setup  ## seed sector DBs, run the whole chain through Airflow, publish to
 test: setup  ## the suite CI runs
 	bash infra/test.sh
 
-lint:
-	.venv-data/bin/ruff check .
+lint:  ## ruff, and the import layers CI enforces
+	.venv-data/bin/ruff check . && .venv-data/bin/ruff format --check .
+	PYTHONPATH=$(CURDIR) .venv-data/bin/lint-imports --no-cache
 
 bench: setup  ## benchmarks; each prints its ratio on its last line
 	bash bench/run.sh

@@ -18,9 +18,9 @@ from pathlib import Path
 from bench.common import settings
 from data_contracts import source_tables
 from dbt_project.runner import DBT_PROJECT, run_dbt
-from infra.synthetic_sectors import seed_scaled
 from spark_jobs.ingest import ingest_table
 from spark_jobs.session import spark_session
+from synthetic.sectors import seed_scaled
 
 
 def build(rows: int, tmp: str) -> tuple[float, float, int]:

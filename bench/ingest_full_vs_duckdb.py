@@ -16,9 +16,9 @@ import duckdb_extension_postgres_scanner
 
 from bench.common import args, peak_rss_mb, settings
 from data_contracts import source_table
-from infra.synthetic_sectors import seed_scaled
 from spark_jobs.ingest import ingest_table
 from spark_jobs.session import spark_session
+from synthetic.sectors import seed_scaled
 
 
 def duckdb_baseline(postgres_url: str, out: pathlib.Path) -> float:

@@ -11,9 +11,9 @@ import time
 
 from bench.common import args, peak_rss_mb, settings
 from data_contracts import source_table
-from infra.synthetic_sectors import change_citizens, seed_scaled
 from spark_jobs.ingest import ingest_table
 from spark_jobs.session import spark_session
+from synthetic.sectors import change_citizens, seed_scaled
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ import pyarrow as pa
 from data_contracts import dataset
 from lakehouse.core import commit
 from lakehouse.core.settings import REPO_ROOT, Settings
+from publish.ckan_api import CkanApi
 from publish.ckan_portal import publish_dataset
-from publish.portal import Portal
 
 PORTAL_ENV = {
     "CKAN_PORT": os.environ.get("BENCH_CKAN_PORT", "5077"),
@@ -94,7 +94,7 @@ def main() -> None:
                 "min_cell_count": 10,
             }
             commit.overwrite(ds.disclosure_path(settings.lake_root), pa.Table.from_pylist([summary]))
-        cold_portal, warm_portal = Portal(url, token), Portal(url, token)
+        cold_portal, warm_portal = CkanApi(url, token), CkanApi(url, token)
         started = time.perf_counter()
         for ds in datasets:
             publish_dataset(settings, ds, portal=cold_portal)

@@ -2,7 +2,7 @@
 
 Its views (one per granted relation: granted columns only, masks applied, row filter inside) are
 written to a catalog file (`lakehouse.duckdb`, so relations are rendered `lakehouse.<zone>.<name>`),
-which the engine then opens read-only. Lockdown, in the only order DuckDB accepts (FINDINGS.md): load
+which the engine then opens read-only. Lockdown, in the only order DuckDB accepts: load
 the delta extension, set the resource limits (memory, threads, temp size) and temp_directory, allow
 only the granted tables' folders, disable external access, lock the configuration. Silver views read
 the latest Delta version on every query; gold is read only as released (lakehouse/core/releases.py), and

@@ -162,7 +162,7 @@ class FrameGuard:
 
 
 @dataclass
-class Portal:
+class WirePortal:
     tag: str | None = None  # BEGIN / COMMIT / ROLLBACK …
     run: Running | None = None  # the statement bound to it, executing (rows wait until Execute)
 
@@ -311,7 +311,7 @@ class Session:
         self.catalog: Catalog | None = None
         self.scram: Any = None
         self.statements: dict[str, tuple[str, list[int]]] = {}
-        self.portals: dict[str, Portal] = {}
+        self.portals: dict[str, WirePortal] = {}
         self.skip_until_sync = False
         self.tx = TransactionStatus.IDLE
         self.out = bytearray()
@@ -729,7 +729,7 @@ class Session:
                 )
                 for i, raw in enumerate(msg.param_values)
             ]
-            portal = Portal(tag=self.transaction(sql))
+            portal = WirePortal(tag=self.transaction(sql))
             if not portal.tag and sql.strip():
                 portal.run = self.start(sql, await self.check(sql, "query"), params, "query")
             self.portals[msg.portal] = portal
@@ -745,7 +745,7 @@ class Session:
                 )
                 self.send(await self.describe_statement(sql, n_params))
             else:
-                portal = self.portals.get(msg.name, Portal())
+                portal = self.portals.get(msg.name, WirePortal())
                 if portal.run is None:
                     self.send(m.NoData())
                 else:
@@ -756,7 +756,7 @@ class Session:
                         portal.run = None
                         raise
         elif isinstance(msg, m.Execute):
-            portal = self.portals.get(msg.portal, Portal())
+            portal = self.portals.get(msg.portal, WirePortal())
             if portal.run is None:
                 self.send(m.CommandComplete(tag=portal.tag) if portal.tag else m.EmptyQueryResponse())
                 return

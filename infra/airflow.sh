@@ -9,6 +9,8 @@
 #   infra/airflow.sh <airflow args>  any airflow command with this environment
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/pids.sh
+. "$ROOT/infra/lib/pids.sh"
 VENV="$ROOT/.venv-airflow"
 [ -x "$VENV/bin/airflow" ] || { echo "[airflow] $VENV missing: run make setup" >&2; exit 1; }
 export LAKEHOUSE_VAR=${LAKEHOUSE_VAR:-$ROOT/var}
@@ -77,8 +79,7 @@ case "${1:-}" in
     fi
     "$0" init
     echo "[airflow] starting the scheduler and API server on $API (log: $AIRFLOW_HOME/standalone.log)"
-    setsid nohup airflow standalone >"$AIRFLOW_HOME/standalone.log" 2>&1 & # own process group: stop kills it whole
-    echo $! >"$AIRFLOW_HOME/standalone.pid"
+    start_bg "$AIRFLOW_HOME/standalone.pid" "$AIRFLOW_HOME/standalone.log" airflow standalone  # stop kills its group
     for _ in $(seq 1 240); do
       curl -sf -o /dev/null "$API/api/v2/monitor/health" && [ -s "$PASSWORDS" ] && break
       kill -0 "$(cat "$AIRFLOW_HOME/standalone.pid")" 2>/dev/null || { tail -30 "$AIRFLOW_HOME/standalone.log" >&2; exit 1; }
@@ -88,14 +89,7 @@ case "${1:-}" in
     echo "[airflow] ready: UI $API (user admin; password in $PASSWORDS)"
     ;;
   stop)
-    if [ -f "$AIRFLOW_HOME/standalone.pid" ] && kill -0 "$(cat "$AIRFLOW_HOME/standalone.pid")" 2>/dev/null; then
-      pid=$(cat "$AIRFLOW_HOME/standalone.pid")
-      echo "[airflow] stopping (pid $pid)"
-      kill -- -"$pid" 2>/dev/null || kill "$pid"  # its process group (setsid above)
-      for _ in $(seq 1 60); do kill -0 -- -"$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -9 -- -"$pid" 2>/dev/null || true
-    fi
-    rm -f "$AIRFLOW_HOME/standalone.pid"
+    stop_pid airflow "$AIRFLOW_HOME/standalone.pid"
     ;;
   status)
     curl -sf -o /dev/null "$API/api/v2/monitor/health" && echo "Airflow     up   $API" || echo "Airflow     down $API" ;;

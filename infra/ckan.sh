@@ -27,7 +27,8 @@ die() { printf '[ckan] error: %s\n' "$*" >&2; exit 1; }
 answers() { curl -sf -o /dev/null --max-time 3 "$1"; }
 ckan_up() { answers "$CKAN_URL/api/3/action/status_show"; }
 solr_up() { answers "$SOLR_URL/admin/ping"; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# shellcheck source=lib/pids.sh
+. "$ROOT/infra/lib/pids.sh"
 ckan() { "$VENV/bin/ckan" -c "$INI" "$@"; }
 
 wait_until() {  # what, check, seconds, log file
@@ -39,9 +40,8 @@ wait_until() {  # what, check, seconds, log file
 start_solr() {
   solr_up && return 0
   log "starting the TEST-ONLY Solr stand-in on :$SOLR_PORT"
-  nohup "$VENV/bin/python" "$ROOT/infra/solr_standin.py" --host 127.0.0.1 --port "$SOLR_PORT" \
-    --data-file "$DIR/solr-index.json" >"$DIR/solr.log" 2>&1 &
-  echo $! >"$DIR/solr.pid"
+  start_bg "$DIR/solr.pid" "$DIR/solr.log" "$VENV/bin/python" "$ROOT/dev/solr_standin.py" \
+    --host 127.0.0.1 --port "$SOLR_PORT" --data-file "$DIR/solr-index.json"
   wait_until "Solr stand-in" solr_up 20 "$DIR/solr.log"
 }
 
@@ -72,7 +72,7 @@ configure() {
     "ckan.storage_path=$DIR/storage" \
     "ckan.max_resource_size=500" \
     "ckan.plugins=activity scheming_datasets dcat dcat_json_interface structured_data image_view text_view" \
-    "scheming.dataset_schemas=lakehouse_ckan:schemas/dataset.yaml" \
+    "scheming.dataset_schemas=ckanext.lakehouse:schemas/dataset.yaml" \
     "scheming.presets=ckanext.scheming:presets.json ckanext.dcat.schemas:presets.yaml" \
     "ckanext.dcat.rdf.profiles=euro_dcat_ap_3 lakehouse_dcat_ap_3" \
     "ckanext.dcat.base_uri=$CKAN_URL" \
@@ -111,7 +111,7 @@ start() {
   ext=$(cd "$VENV" && ls .lakehouse-ckan-* 2>/dev/null || true)  # the portal extension's install stamp
   if ckan_up; then
     [ -s "$DIR/api_token" ] || die "$CKAN_URL is served by a CKAN this folder ($DIR) did not start; set CKAN_PORT"
-    if [ "$(cat "$DIR/ckan.ext" 2>/dev/null)" = "$ext" ] || ! alive "$DIR/ckan.pid"; then
+    if [ "$(cat "$DIR/ckan.ext" 2>/dev/null)" = "$ext" ] || ! pid_alive "$DIR/ckan.pid"; then
       return 0
     fi
     log "the portal's CKAN extension changed since this server started: restarting it"
@@ -119,24 +119,11 @@ start() {
   fi
   configure
   log "starting CKAN on $CKAN_URL"
-  nohup "$VENV/bin/ckan" -c "$INI" run -H "$CKAN_HOST" -p "$CKAN_PORT" --disable-reloader --threaded \
-    >"$DIR/ckan.log" 2>&1 &
-  echo $! >"$DIR/ckan.pid"
+  start_bg "$DIR/ckan.pid" "$DIR/ckan.log" \
+    "$VENV/bin/ckan" -c "$INI" run -H "$CKAN_HOST" -p "$CKAN_PORT" --disable-reloader --threaded
   echo "$ext" >"$DIR/ckan.ext"
   wait_until "CKAN" ckan_up 90 "$DIR/ckan.log"
   log "ready: $CKAN_URL (sysadmin $ADMIN; token in $DIR/api_token)"
-}
-
-stop_pid() {  # name, pid file
-  if alive "$2"; then
-    local pid
-    pid=$(cat "$2")
-    log "stopping $1 (pid $pid)"
-    kill "$pid"
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-  fi
-  rm -f "$2"
 }
 
 case "${1:-}" in

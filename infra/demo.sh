@@ -6,7 +6,7 @@ cd "$ROOT"
 SCALE=${1:-20000}
 bash infra/services.sh start
 bash infra/ckan.sh start
-bin/lakehouse seed --scale "$SCALE"
+PYTHONPATH=. .venv-data/bin/python -m synthetic seed --scale "$SCALE"
 # The real scheduler (PostgreSQL metadata, LocalExecutor), driven through its REST API: every sector's
 # ingestion DAG, then the asset-triggered dbt DAG (Cosmos, a task per model) and the publishing DAG.
 bash infra/airflow.sh start

@@ -11,8 +11,10 @@ PORT=${LAKEHOUSE_GATEWAY_PORT:-6543}
 PASSWORDS=${LAKEHOUSE_GATEWAY_PASSWORDS_FILE:-$HOME/.config/lakehouse/gateway-passwords.json}
 DIR="$VAR/gateway"
 PID="$DIR/gateway.pid"
+# shellcheck source=lib/pids.sh
+. "$ROOT/infra/lib/pids.sh"
 log() { printf '[gateway] %s\n' "$*"; }
-alive() { [ -f "$PID" ] && kill -0 "$(cat "$PID")" 2>/dev/null; }
+alive() { pid_alive "$PID"; }
 listening() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
 
 start() {
@@ -20,8 +22,7 @@ start() {
   if alive; then stop; fi  # a restart picks up new grants and new tables
   listening && { echo "[gateway] error: $HOST:$PORT is taken by another process; set LAKEHOUSE_GATEWAY_PORT" >&2; exit 1; }
   log "starting on $HOST:$PORT (log: $DIR/gateway.log)"
-  nohup "$ROOT/bin/lakehouse" gateway serve >"$DIR/gateway.log" 2>&1 &
-  echo $! >"$PID"
+  start_bg "$PID" "$DIR/gateway.log" "$ROOT/bin/lakehouse" gateway serve
   for _ in $(seq 1 120); do
     listening && { tail -1 "$DIR/gateway.log"; return 0; }
     alive || break
@@ -32,15 +33,7 @@ start() {
   exit 1
 }
 
-stop() {
-  if alive; then
-    log "stopping (pid $(cat "$PID"))"
-    kill "$(cat "$PID")"
-    for _ in $(seq 1 40); do alive || break; sleep 0.25; done
-    alive && kill -9 "$(cat "$PID")"
-  fi
-  rm -f "$PID"
-}
+stop() { stop_pid gateway "$PID"; }
 
 password() {
   python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$PASSWORDS" "$1"

@@ -54,13 +54,15 @@ for name in airflow data ckan; do
   ln -sfn "$venv" ".venv-$name"
 done
 
-# The portal's CKAN additions (DCAT-AP 3 profile, dataset schema): a regular (not editable) install, so
-# clones sharing the cached virtualenv never point at each other's folders; reinstalled when they change.
-ext=infra/ckan_extension
+# The portal's CKAN additions (ckanext-lakehouse: DCAT-AP 3 profile, dataset schema): a regular (not
+# editable) install, so clones sharing the cached virtualenv never point at each other's folders;
+# reinstalled when they change. `lakehouse-ckan` was its name before it became a ckanext package.
+ext=ckanext-lakehouse
 ext_key=$(find "$ext" -type f \( -name '*.py' -o -name '*.yaml' -o -name '*.toml' \) -not -path '*/build/*' \
   | sort | xargs cat | sha256sum | cut -c1-12)
 if [ ! -f ".venv-ckan/.lakehouse-ckan-$ext_key" ]; then
   log "installing the portal's CKAN extension ($ext)"
+  "$UV" pip uninstall -q --python .venv-ckan/bin/python lakehouse-ckan 2>/dev/null || true
   "$UV" pip install -q --python .venv-ckan/bin/python --no-deps --reinstall "./$ext"
   rm -rf "$ext/build" "$ext"/*.egg-info
   rm -f .venv-ckan/.lakehouse-ckan-*

@@ -6,6 +6,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 bash infra/services.sh start
 .venv-data/bin/ruff check .
+.venv-data/bin/ruff format --check .
+# the layers (pyproject.toml [tool.importlinter]): core -> contracts -> independent stages -> CLI
+PYTHONPATH="$ROOT" .venv-data/bin/lint-imports --no-cache
 bin/lakehouse contracts validate
 bin/lakehouse contracts dbt-yaml --check
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"

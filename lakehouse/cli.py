@@ -1,7 +1,6 @@
 """`lakehouse`: the data engineers' command-line tool. Every verb is driven by the contracts.
 
 lakehouse contracts                 list and validate every contract
-lakehouse seed --scale 20000        (re)create the synthetic sector databases
 lakehouse ingest [--sector S]       sector tables -> bronze Delta (Spark)
 lakehouse transform                 dbt build: bronze -> silver -> gold
 lakehouse publish [--dataset D] [--dry-run]  disclosure gate -> plan -> CKAN
@@ -50,15 +49,6 @@ def _cmd_contracts(settings: Settings, args: argparse.Namespace) -> int:
         print(f"source   {t.qualified_name:<32} {t.policy.mode:<11} {t.source_label:<42} {t.contract_path}")
     for d in datasets():
         print(f"dataset  {d.name:<32} {'gold':<11} {'gold/' + d.name:<42} {d.contract_path}")
-    return 0
-
-
-def _cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    from infra.synthetic_sectors import seed
-
-    report = seed(settings, scale=args.scale, dirty_share=args.dirty_share, seed=args.seed)
-    for name, rows in report.rows.items():
-        print(f"seeded {name:<28} {rows:>8} rows ({report.dirty[name]} dirty)")
     return 0
 
 
@@ -236,11 +226,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("action", nargs="?", choices=["list", "validate", "dbt-yaml"], default="list")
     s.add_argument("--check", action="store_true", help="dbt-yaml: fail if the generated files are stale")
     s.set_defaults(fn=_cmd_contracts)
-    s = sub.add_parser("seed", help="(re)create synthetic sector databases")
-    s.add_argument("--scale", type=int, default=20_000, help="number of citizens (default 20000)")
-    s.add_argument("--dirty-share", type=float, default=0.02, help="share of rows with a defect (default 0.02)")
-    s.add_argument("--seed", type=int, default=42)
-    s.set_defaults(fn=_cmd_seed)
     s = sub.add_parser("ingest", help="sector tables -> bronze Delta")
     s.add_argument("--sector")
     s.add_argument("--table")

@@ -29,7 +29,7 @@ from lakehouse.core import jsonl, lake, releases
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import REPO_ROOT, Settings
 from publish import dcat, disclosure, exports, lineage, release_audit
-from publish.portal import Portal, PortalError, PortalUnavailable, UploadTooLarge
+from publish.ckan_api import CkanApi, PortalError, PortalUnavailable, UploadTooLarge
 
 __all__ = ["PortalError", "PortalUnavailable", "UploadTooLarge", "publish_all", "publish_dataset", "withdraw_orphans"]
 
@@ -108,8 +108,8 @@ def code_revision() -> str:
         return "unknown"
 
 
-def _portal(settings: Settings) -> Portal:
-    return Portal(
+def _portal(settings: Settings) -> CkanApi:
+    return CkanApi(
         settings.ckan_url,
         settings.ckan_token(),
         retries=settings.ckan_retries,
@@ -210,7 +210,7 @@ def plan(release: Release, wanted: dict[str, Any], current: dict[str, Any] | Non
     return action, steps
 
 
-def _organisation(portal: Portal, dataset: Dataset, dry_run: bool) -> dict[str, Any]:
+def _organisation(portal: CkanApi, dataset: Dataset, dry_run: bool) -> dict[str, Any]:
     org = portal.show("organization_show", id=dataset.ministry)
     if org is not None:
         return org
@@ -224,7 +224,7 @@ def _organisation(portal: Portal, dataset: Dataset, dry_run: bool) -> dict[str, 
         return portal.call("organization_show", id=dataset.ministry)
 
 
-def _apply(portal: Portal, release: Release, wanted: dict[str, Any], current: dict | None, steps: list[Step]) -> None:
+def _apply(portal: CkanApi, release: Release, wanted: dict[str, Any], current: dict | None, steps: list[Step]) -> None:
     """Stage changed files as new resources, then flip everything in one package_patch."""
     if current is None:
         # Created private and without a version: nobody sees it, and it claims nothing, until the flip.
@@ -269,7 +269,7 @@ def _apply(portal: Portal, release: Release, wanted: dict[str, Any], current: di
 
 
 def publish_dataset(
-    settings: Settings, dataset: Dataset, dry_run: bool = False, portal: Portal | None = None
+    settings: Settings, dataset: Dataset, dry_run: bool = False, portal: CkanApi | None = None
 ) -> PublishResult:
     """Gate, plan and (unless dry_run) apply one dataset. Raises DisclosureError, DataPackageError,
     UploadTooLarge or PortalUnavailable with nothing half-published."""
@@ -323,7 +323,7 @@ def withdraw_orphans(
     current: Sequence[Dataset],
     dry_run: bool = False,
     namespace: str = DATASET_NAMESPACE,
-    portal: Portal | None = None,
+    portal: CkanApi | None = None,
 ) -> list[PublishResult]:
     """Mark deleted (not purged: CKAN keeps it and its history) every dataset this publisher owns
     (contract id in `namespace`) whose contract is gone."""

@@ -1,5 +1,5 @@
 """DCAT-AP 3 metadata of a published dataset: the CKAN fields (ckanext-scheming schema in
-infra/ckan_extension) filled from the contract and the lake, and conformance checks of what the portal
+ckanext-lakehouse) filled from the contract and the lake, and conformance checks of what the portal
 serves against the official DCAT-AP 3.0.1 SHACL shapes."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from lakehouse.core.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-JDBC_FETCHSIZE = 10_000  # FINDINGS: 1k-10k fastest; 50k slower
+JDBC_FETCHSIZE = 10_000  # measured here: 1k-10k fastest; 50k slower
 
 
 class SourceUnavailable(LakehouseError):
@@ -35,7 +35,7 @@ def jdbc_options(settings: Settings, table: SourceTable) -> dict[str, str]:
     if table.server_type == "postgres":
         opts = {"url": f"jdbc:postgresql://{host}:{port or 5432}/{table.database}", "driver": "org.postgresql.Driver"}
     else:
-        # FINDINGS: jdbc:mariadb:// gets a no-op dialect that double-quotes identifiers; use the mysql scheme.
+        # measured here: jdbc:mariadb:// gets a no-op dialect that double-quotes identifiers; use the mysql scheme.
         opts = {
             "url": f"jdbc:mysql://{host}:{port or 3306}/{table.database}?permitMysqlScheme",
             "driver": "org.mariadb.jdbc.Driver",

@@ -16,7 +16,7 @@ from lakehouse.core.settings import REPO_ROOT
 
 
 @dataclass(frozen=True)
-class Portal:
+class CkanTestServer:
     url: str
     token: str
 
@@ -53,7 +53,7 @@ def _any_free_port() -> str:
 
 
 @pytest.fixture(scope="session")
-def ckan_portal() -> Iterator[Portal]:
+def ckan_portal() -> Iterator[CkanTestServer]:
     """A real CKAN 2.12 (+ test-only Solr stand-in) for the session. A portal this folder left running
     is reused; ports held by anything else (another clone's portal) are swapped for free ones. What
     the session started, it stops, so no portal outlives the run that needs it."""
@@ -73,6 +73,6 @@ def ckan_portal() -> Iterator[Portal]:
     subprocess.run(["bash", script, "start"], env=env, check=True, timeout=300)
     url = subprocess.run(["bash", script, "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
     token = subprocess.run(["bash", script, "token"], env=env, check=True, capture_output=True, text=True).stdout
-    yield Portal(url=url, token=token.strip())
+    yield CkanTestServer(url=url, token=token.strip())
     if not was_up:
         subprocess.run(["bash", script, "stop"], env=env, check=False, timeout=120)

@@ -19,10 +19,10 @@ import requests
 from deltalake import DeltaTable
 
 from data_contracts import dataset, datasets, source_tables
-from infra.synthetic_sectors import seed
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import REPO_ROOT, Settings
 from publish.disclosure import IDENTIFIER_PATTERNS, direct_identifier_columns
+from synthetic.sectors import seed
 
 DATASET = dataset("population_by_province_age_sex")
 TEST_KEY = "test-only-pseudonym-key-0123456789abcdef"

@@ -154,7 +154,7 @@ def commit_parquet_files(
     added = [f for f in full_schema if f.name not in current.names]
     missing = [n for n in current.names if n not in full_schema.names]
     if missing or (added and not evolve):
-        # Committing files with a new column would silently hide it (FINDINGS): refuse or evolve first.
+        # Committing files with a new column would silently hide it: refuse or evolve first.
         raise ValueError(
             f"schema of {table_path} is {current.names}, new files have {full_schema.names}; "
             f"missing {missing or 'none'}, new {[f.name for f in added] or 'none'}: evolve the table first"
@@ -178,7 +178,7 @@ class MergeResult:
 
 def evolve(table_path: Path, schema: pa.Schema, ignore: Sequence[str] = ()) -> list[str]:
     """Add the columns `schema` has and the table lacks (committing data with them first would hide
-    them silently, FINDINGS). Returns their names."""
+    them silently). Returns their names."""
     dt = lake.open_table(table_path)
     current = set(pa.schema(dt.schema().to_arrow()).names)
     new = [f for f in schema if f.name not in current and f.name not in ignore]

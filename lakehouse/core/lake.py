@@ -93,7 +93,7 @@ def read_table(path: Path, version: int | None = None) -> tuple[pa.Table, int]:
     """The table's rows and the Delta version read.
 
     Reads the version's files with pyarrow: DeltaTable.to_pyarrow_table() aborted the process at exit
-    in ~10% of runs here (FINDINGS). Partition columns are not used in gold/bronze yet.
+    in ~10% of runs here. Partition columns are not used in gold/bronze yet.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -113,7 +113,7 @@ def read_table(path: Path, version: int | None = None) -> tuple[pa.Table, int]:
     parts = []
     for uri in files:
         part = _normalise(pq.read_table(uri.removeprefix("file://")))
-        # Partition values live in the Delta log, not in the files (FINDINGS): add them back.
+        # Partition values live in the Delta log, not in the files: add them back.
         relative = uri.removeprefix("file://").removeprefix(str(path.resolve())).lstrip("/")
         for column, value in values.get(relative, {}).items():
             part = part.append_column(column, pa.array([value] * part.num_rows, pa.string()))

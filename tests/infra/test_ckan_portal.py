@@ -19,7 +19,7 @@ def test_create_upload_search_patch_purge(portal, ckan_portal, tmp_path) -> None
     org = portal.action.organization_create(name=f"org-{tag}", title=f"Org {tag}")
     csv = tmp_path / "cells.csv"
     csv.write_bytes("province,population\nHà Nội,12\n".encode())
-    # The portal's scheming schema (infra/ckan_extension) is active: a description is required.
+    # The portal's scheming schema (ckanext-lakehouse) is active: a description is required.
     with pytest.raises(ckanapi.ValidationError, match="notes"):
         portal.action.package_create(name=f"ds-{tag}", title="Dân số thử nghiệm", owner_org=org["id"])
     try:

@@ -16,7 +16,7 @@ from deltalake import write_deltalake
 
 from data_contracts import Dataset, dataset
 from lakehouse.core.settings import Settings
-from publish.portal import Portal
+from publish.ckan_api import CkanApi
 
 
 def gold_table(population: list[int | None]) -> pa.Table:
@@ -63,10 +63,10 @@ class Env:
     def write_gold_without_summary(self, population: list[int | None]) -> None:
         write_deltalake(str(self.ds.gold_path(self.settings.lake_root)), gold_table(population))
 
-    def portal(self, **kwargs: object) -> Portal:
+    def portal(self, **kwargs: object) -> CkanApi:
         """A publisher's client that counts its uploads."""
         options = {"retries": 1, "retry_seconds": 0.05, **kwargs}
-        return Portal(self.settings.ckan_url, self.settings.ckan_token(), **options)  # type: ignore[arg-type]
+        return CkanApi(self.settings.ckan_url, self.settings.ckan_token(), **options)  # type: ignore[arg-type]
 
     def package(self) -> dict:
         return self.ckan.action.package_show(id=self.ds.name)

@@ -15,9 +15,9 @@ import rdflib
 import requests
 
 from publish import dcat
+from publish.ckan_api import CkanApi
 from publish.ckan_portal import PortalUnavailable, UploadTooLarge, publish_dataset, withdraw_orphans
 from publish.disclosure import DisclosureError
-from publish.portal import Portal
 
 
 def _by_name(package: dict) -> dict[str, dict]:
@@ -207,11 +207,11 @@ def test_5xx_answers_are_retried_with_backoff_then_a_clear_error(env) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     proxy_url = f"http://127.0.0.1:{server.server_port}"
     try:
-        patient = Portal(proxy_url, env.settings.ckan_token(), retries=3, retry_seconds=0.05)
+        patient = CkanApi(proxy_url, env.settings.ckan_token(), retries=3, retry_seconds=0.05)
         result = publish_dataset(env.settings, env.ds, portal=patient)  # three 503s, then CKAN answers
         assert result.action == "create" and _FlakyProxy.seen > 3 and env.package()["version"] == "0"
         _FlakyProxy.failures = 100
-        impatient = Portal(proxy_url, env.settings.ckan_token(), retries=2, retry_seconds=0.05)
+        impatient = CkanApi(proxy_url, env.settings.ckan_token(), retries=2, retry_seconds=0.05)
         with pytest.raises(
             PortalUnavailable, match=rf"dataset {env.ds.name}: CKAN at .* failed \w+ after 3 attempts: HTTP 503"
         ):
@@ -225,20 +225,20 @@ def test_ckan_stopped_mid_run_leaves_the_old_release_and_the_rerun_converges(env
     publish_dataset(env.settings, env.ds)
     old = env.package()
     env.write_gold([12, None, 54], mode="overwrite")
-    real_upload = Portal.upload
+    real_upload = CkanApi.upload
 
-    def upload_then_outage(self: Portal, *args: object, **kwargs: object) -> dict:
+    def upload_then_outage(self: CkanApi, *args: object, **kwargs: object) -> dict:
         if self.uploads == 2:
             ckan_portal.stop()  # the portal goes down after two staged files
         return real_upload(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Portal, "upload", upload_then_outage)
+    monkeypatch.setattr(CkanApi, "upload", upload_then_outage)
     try:
         with pytest.raises(PortalUnavailable, match=rf"dataset {env.ds.name}: .*not reachable.*previous release"):
             publish_dataset(env.settings, env.ds)
     finally:
         ckan_portal.start()
-    monkeypatch.setattr(Portal, "upload", real_upload)
+    monkeypatch.setattr(CkanApi, "upload", real_upload)
     during = env.package()
     assert during["version"] == old["version"] == "0"  # no claim of the version that did not upload
     published = {n: r["hash"] for n, r in _by_name(old).items()}

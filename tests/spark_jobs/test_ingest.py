@@ -17,11 +17,13 @@ from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from data_contracts import ContractError, SourceTable, source_table, source_tables
-from infra.synthetic_sectors import change_citizens, seed
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import REPO_ROOT, Settings
-from spark_jobs.ingest import QualityThresholdExceeded, SourceUnavailable, ingest_table
+from spark_jobs.enforcement import QualityThresholdExceeded
+from spark_jobs.ingest import ingest_table
+from spark_jobs.jdbc import SourceUnavailable
 from spark_jobs.session import spark_session
+from synthetic.sectors import change_citizens, seed
 
 
 @pytest.fixture(scope="module")

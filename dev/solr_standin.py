@@ -7,7 +7,7 @@ No Solr can be installed on the development machines, and CKAN cannot create a d
   /solr/<core>/schema    the schema name CKAN checks (ckan-2.12)
   /solr/<core>/admin/ping
 Relevance is not Solr's (every hit scores 1.0); exact filters, facets and sorting are. Production
-uses real Solr 9 (see README.md). Run: python infra/solr_standin.py --port 8983 --data-file F
+uses real Solr 9 (see README.md). Run: python dev/solr_standin.py --port 8983 --data-file F
 """
 
 from __future__ import annotations

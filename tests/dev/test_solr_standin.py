@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.solr_standin import Index, compile_query
+from dev.solr_standin import Index, compile_query
 
 DOCS = [
     {

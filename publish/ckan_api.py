@@ -35,7 +35,7 @@ class _Retryable(Exception):
     pass
 
 
-class Portal:
+class CkanApi:
     """One CKAN portal, with a sysadmin or publisher API token."""
 
     def __init__(

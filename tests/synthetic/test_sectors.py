@@ -9,8 +9,8 @@ import psycopg
 import pymysql
 
 from data_contracts import source_tables
-from infra.synthetic_sectors import LEGACY_WARDS, TODAY, generate_citizens, seed
 from lakehouse.core.settings import Settings
+from synthetic.sectors import LEGACY_WARDS, TODAY, generate_citizens, seed
 
 
 def test_same_seed_same_rows_different_seed_different_rows() -> None:

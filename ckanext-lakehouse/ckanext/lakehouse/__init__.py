@@ -1,0 +1,1 @@
+"""ckanext-lakehouse: the national open-data portal's CKAN additions (see the package's README.md)."""

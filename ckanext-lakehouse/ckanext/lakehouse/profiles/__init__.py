@@ -1,0 +1,1 @@
+"""RDF profiles for ckanext-dcat, one per standard."""

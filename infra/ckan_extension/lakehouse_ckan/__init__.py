@@ -1,1 +1,0 @@
-"""CKAN additions for the national open-data portal (see infra/ckan_extension/pyproject.toml)."""
