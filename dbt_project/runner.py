@@ -23,7 +23,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
             "LAKEHOUSE_VAR": str(settings.var_dir),
             "DBT_DUCKDB_PATH": env.get("DBT_DUCKDB_PATH") or str(settings.var_dir / "dbt" / "lakehouse.duckdb"),
             "LAKEHOUSE_PSEUDONYM_KEY": pseudonym_key(),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(DBT_PROJECT / "plugins"), env.get("PYTHONPATH")])),
+            # the plugin commits through lakehouse.core: the repository must be importable from dbt
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(DBT_PROJECT / "plugins"), str(REPO_ROOT), env.get("PYTHONPATH")])
+            ),
         }
     )
     Path(env["DBT_DUCKDB_PATH"]).parent.mkdir(parents=True, exist_ok=True)

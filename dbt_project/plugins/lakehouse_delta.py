@@ -3,8 +3,10 @@
 - configure_connection: LOADs the delta extension shipped in the `duckdb-extension-delta` wheel (no
   download; INSTALL fails offline) and registers `hmac_sha256(varchar) -> varchar`, a vectorised
   Arrow UDF keyed by LAKEHOUSE_PSEUDONYM_KEY. The key lives only in this process's memory.
-- store: the `delta` materialization hands over a relation; it is streamed into a Delta table through
-  the project's one commit module (lakehouse/core/commit.py, overwrite). A failed write leaves the
+- store: the `delta` materialization hands over a relation; it is staged once in a temp table, its
+  content digest (schema, row count, order-free sum of row hashes) computed there, and streamed into
+  the Delta table through the project's one commit module (lakehouse/core/commit.py, overwrite),
+  which commits nothing when the digest equals the table's last one. A failed write leaves the
   previous Delta version in place.
 """
 
@@ -70,8 +72,21 @@ class Plugin(BasePlugin):
         if self._conn is None or target_config.location is None:
             raise RuntimeError("delta store called before the connection was configured")
         cursor = self._conn.cursor()
+        stage = "__lakehouse_store"
         try:
-            reader = cursor.sql(f"select * from {target_config.relation}").fetch_record_batch()
-            commit.overwrite(Path(target_config.location.path), reader)
+            cursor.execute(f"create or replace temp table {stage} as select * from {target_config.relation}")
+            digest = content_digest(cursor, stage)  # before the reader: a query on the cursor would end it
+            reader = cursor.sql(f"select * from {stage}").fetch_record_batch()
+            commit.overwrite(Path(target_config.location.path), reader, digest=digest)
         finally:
+            cursor.execute(f"drop table if exists {stage}")
             cursor.close()
+
+
+def content_digest(cursor: DuckDBPyConnection, relation: str) -> str:
+    """Identifies a relation's contents whatever its row order: column names and types, row count and
+    the sum of DuckDB's (deterministic) row hashes."""
+    schema = cursor.sql(f"select string_agg(column_name || ' ' || column_type, ',') from (describe {relation})")
+    rows, total = cursor.sql(f"select count(*), sum(hash(t)::hugeint) from {relation} t").fetchone() or (0, 0)
+    text = f"{schema.fetchone()[0]}|{rows}|{total}"  # type: ignore[index]
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -5,7 +5,9 @@ additive schema evolution, and dbt's table writes.
   with statistics and commits them in ONE driver-side transaction, recording a `txn` action (app id +
   batch version) so a batch that was already committed is never committed twice.
 - merge: upsert/delete on key columns (incremental ingestion), adding new columns first.
-- overwrite: a whole table from a stream of record batches (dbt's `delta` materialization).
+- overwrite: a whole table from a stream of record batches (dbt's `delta` materialization); a write
+  whose contents equal what the table holds commits nothing, so a rebuild over unchanged inputs keeps
+  its version and the publisher makes no new release.
 """
 
 from __future__ import annotations
@@ -223,7 +225,27 @@ def merge(
     return MergeResult(lake.version(table_path) or 0, int(metrics.get("num_target_rows_deleted", 0)), evolved)
 
 
-def overwrite(table_path: Path, data: pa.RecordBatchReader | pa.Table) -> None:
+DIGEST_KEY = "lakehouse.content_digest"
+# Commits that rewrite files without changing what the table holds (maintenance).
+CONTENT_PRESERVING = ("OPTIMIZE", "VACUUM START", "VACUUM END")
+
+
+def content_digest(table_path: Path) -> str | None:
+    """The digest the table's last content-changing commit recorded (None: none recorded, or no table)."""
+    if not lake.is_table(table_path):
+        return None
+    for entry in lake.open_table(table_path).history(20):
+        if entry.get("operation") not in CONTENT_PRESERVING:
+            return entry.get(DIGEST_KEY)
+    return None
+
+
+def overwrite(table_path: Path, data: pa.RecordBatchReader | pa.Table, digest: str | None = None) -> bool:
     """Replace the table's contents (and schema) in one commit; a failed write leaves the previous
-    version in place."""
-    write_deltalake(str(table_path), data, mode="overwrite", schema_mode="overwrite")
+    version in place. `digest` identifies the new contents (schema included): when the table's last
+    write recorded the same one, nothing is committed. Returns whether a version was committed."""
+    if digest is not None and content_digest(table_path) == digest:
+        return False
+    properties = CommitProperties(custom_metadata={DIGEST_KEY: digest}) if digest else None
+    write_deltalake(str(table_path), data, mode="overwrite", schema_mode="overwrite", commit_properties=properties)
+    return True

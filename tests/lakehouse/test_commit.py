@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse.core.commit import commit_parquet_files
+from lakehouse.core.commit import commit_parquet_files, overwrite
 from lakehouse.core.lake import read_table
 
 
@@ -63,3 +63,18 @@ def test_append_with_new_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="evolve the table first"):
         commit_parquet_files(tmp_path, [wider], app_id="x", batch_version=2, mode="append")
     assert DeltaTable(str(tmp_path)).version() == 0
+
+
+def test_a_content_equal_overwrite_commits_nothing_even_after_compaction(tmp_path: Path) -> None:
+    path = tmp_path / "gold"
+    table = pa.table({"province": ["01", "79"], "count": [12, 40]})
+    assert overwrite(path, table, digest="d1") is True
+    assert overwrite(path, table, digest="d1") is False  # same contents: no version
+    assert DeltaTable(str(path)).version() == 0
+    DeltaTable(str(path)).optimize.z_order(["province"])  # rewrites files, not contents (like compaction)
+    assert DeltaTable(str(path)).history(1)[0]["operation"] == "OPTIMIZE"
+    assert overwrite(path, table, digest="d1") is False
+    changed = pa.table({"province": ["01", "79"], "count": [12, 41]})
+    assert overwrite(path, changed, digest="d2") is True
+    assert read_table(path)[0].to_pylist()[1]["count"] == 41
+    assert overwrite(path, changed) is True  # no digest, no comparison: always a version
