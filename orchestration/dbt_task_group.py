@@ -1,26 +1,48 @@
-"""The dbt models as Airflow tasks (astronomer-cosmos): one task per model and seed, each running
-`dbt build` on that node, so its tests run right after it and a failed test stops what depends on
-it. The DAG is rendered from dbt's manifest (no database at parse time); dbt runs as a subprocess in
-the data virtualenv through bin/dbt, which also supplies the lake paths and the pseudonym key.
-Tests on several models (relationships, singular tests) run in their own task once all their parents
-are built."""
+"""The dbt models as Airflow tasks (astronomer-cosmos), a task per model and seed for visibility.
+
+Execution mode is a setting (LAKEHOUSE_DBT_EXECUTION_MODE):
+- `watcher` (default): one producer task runs a single `dbt build` (CLI speed: one parse, dbt's own
+  threads and ordering) and every model's task watches its outcome in dbt's JSON log, so the graph,
+  per-model states, retries of a model and the gold assets stay visible in Airflow;
+- `local`: every model's task runs `dbt build` on that node (each task pays dbt's start-up and parse).
+The DAG is rendered from dbt's manifest (no database at parse time); dbt runs as a subprocess in the
+data virtualenv through bin/dbt, which also supplies the lake paths and the pseudonym key. Tests on
+several models (relationships, singular tests) run once all their parents are built."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from airflow.utils.trigger_rule import TriggerRule
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+from cosmos.constants import (
+    PRODUCER_WATCHER_TASK_ID,
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    TestBehavior,
+    TestIndirectSelection,
+)
 
 from orchestration.tasks import REPO, RETRY_DEFAULTS
 
 DBT_PROJECT = REPO / "dbt_project"
 MANIFEST = DBT_PROJECT / "target" / "manifest.json"  # infra/airflow.sh init runs `bin/dbt parse`
 DUCKDB_POOL = "lakehouse_duckdb"  # one slot: one writer per DuckDB file
+EXECUTION_MODES = {"watcher": ExecutionMode.WATCHER, "local": ExecutionMode.LOCAL}
+
+
+def execution_mode() -> ExecutionMode:
+    name = os.environ.get("LAKEHOUSE_DBT_EXECUTION_MODE", "watcher").lower()
+    if name not in EXECUTION_MODES:
+        raise ValueError(f"LAKEHOUSE_DBT_EXECUTION_MODE={name!r}: use one of {', '.join(EXECUTION_MODES)}")
+    return EXECUTION_MODES[name]
 
 
 def dbt_models(group_id: str = "dbt", **kwargs: Any) -> DbtTaskGroup:
-    return DbtTaskGroup(
+    mode = execution_mode()
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
             dbt_project_path=DBT_PROJECT, manifest_path=MANIFEST, project_name="lakehouse", install_dbt_deps=False
@@ -29,7 +51,7 @@ def dbt_models(group_id: str = "dbt", **kwargs: Any) -> DbtTaskGroup:
             profile_name="lakehouse", target_name="local", profiles_yml_filepath=DBT_PROJECT / "profiles.yml"
         ),
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
+            execution_mode=mode,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=str(REPO / "bin" / "dbt"),
             # A model's task runs only the tests on that model alone; tests spanning several models
@@ -38,10 +60,40 @@ def dbt_models(group_id: str = "dbt", **kwargs: Any) -> DbtTaskGroup:
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
+            # watcher: the producer's build runs the tests; a task per model watches its tests' results
+            test_behavior=TestBehavior.AFTER_EACH if mode == ExecutionMode.WATCHER else TestBehavior.BUILD,
+            # watcher: a test on several models is reported with its models (a detached task finds no
+            # status in the producer's log)
+            should_detach_multiple_parents_tests=mode != ExecutionMode.WATCHER,
         ),
-        operator_args={"pool": DUCKDB_POOL, "install_deps": False},
+        # The lake assets (gold) are the DAG's own outlets: no per-model DuckDB assets from Cosmos.
+        # watcher: only the producer runs dbt, so only it takes the DuckDB writer's slot (a watching
+        # task holding it would starve the producer).
+        operator_args={"install_deps": False, "emit_datasets": False, "deferrable": False}
+        | ({} if mode == ExecutionMode.WATCHER else {"pool": DUCKDB_POOL}),
         default_args={k: v for k, v in RETRY_DEFAULTS.items() if k != "retries"} | {"retries": 1},
         **kwargs,
     )
+    if mode == ExecutionMode.WATCHER:
+        _after_the_producer(group)
+    return group
+
+
+def _after_the_producer(group: DbtTaskGroup) -> None:
+    """The producer holds the DuckDB slot; each model's task reads its outcome once the build is done.
+
+    Cosmos starts the watching tasks beside the producer and lets them wait in the triggerer. Run by
+    `airflow dags test` (one task at a time) a watching task picked before the producer waits for
+    ever, and under a busy scheduler each one takes a worker slot while dbt runs. Downstream of the
+    producer with trigger rule all_done, they find their result at once, whatever the build's
+    outcome, so each model's task shows its own success or failure."""
+    tasks = list(group.iter_tasks())
+    producer = next(t for t in tasks if t.task_id.endswith(PRODUCER_WATCHER_TASK_ID))
+    producer.pool = DUCKDB_POOL
+    inside = {t.task_id for t in tasks}
+    for task in tasks:
+        if task is producer or task.task_id.endswith(PRODUCER_WATCHER_TASK_ID + "_done"):
+            continue
+        if not inside & task.upstream_task_ids:
+            producer >> task
+            task.trigger_rule = TriggerRule.ALL_DONE

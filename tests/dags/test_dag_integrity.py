@@ -98,12 +98,24 @@ def test_assets_link_ingestion_transform_and_publishing(dagbag: DagBag) -> None:
 
 
 def test_dbt_models_run_as_cosmos_tasks_each_with_its_tests(dagbag: DagBag) -> None:
+    """Watcher mode: one producer runs `dbt build` (the only task holding the DuckDB writer's slot);
+    a task per model and per model's tests shows its outcome."""
     dag = dagbag.dags["lakehouse_transform"]
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    assert producer.pool == "lakehouse_duckdb"
+    assert producer.dbt_executable_path.endswith("bin/dbt")  # the data venv, through the project wrapper
+    watchers = [t for t in dag.tasks if t.task_id.startswith("dbt.") and t is not producer]
+    assert "dbt.population__by_province_age_sex.run" in dag.task_ids
+    assert "dbt.population__by_province_age_sex.test" in dag.task_ids
+    assert all(t.pool != "lakehouse_duckdb" for t in watchers)
+
+
+def test_the_local_execution_mode_is_a_setting(monkeypatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_DBT_EXECUTION_MODE", "local")
+    dag = DagBag(dag_folder=str(DAGS)).dags["lakehouse_transform"]
     builds = [t for t in dag.tasks if t.task_id.endswith("_build")]
     assert any("population__by_province_age_sex" in t.task_id for t in builds)
-    assert all(t.pool == "lakehouse_duckdb" for t in builds)
-    for task in builds:
-        assert task.dbt_executable_path.endswith("bin/dbt")  # the data venv, through the project wrapper
+    assert all(t.pool == "lakehouse_duckdb" and t.dbt_executable_path.endswith("bin/dbt") for t in builds)
 
 
 def test_the_chain_runs_ingest_then_dbt_then_publish(dagbag: DagBag) -> None:

@@ -3,8 +3,10 @@ retried and then fails with its reason; a privacy failure fails at once, without
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -13,7 +15,9 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from data_contracts import dataset, source_tables
-from lakehouse.core.settings import REPO_ROOT
+from lakehouse.core.lake import read_table
+from lakehouse.core.settings import REPO_ROOT, Settings
+from synthetic.sectors import seed
 
 
 def _dags_test(dag_id: str, var: Path, **env: str) -> subprocess.CompletedProcess:
@@ -87,3 +91,32 @@ def test_a_stopped_source_is_retried_and_a_privacy_failure_is_not(failing_gold) 
     privacy = alerts["publish_privacy_failure"]
     assert privacy["try"] == 1 and privacy["permanent"]  # retries=3 in the DAG, none used
     assert "failed the disclosure gate" in privacy["reason"] and "population_by_province_age_sex" in privacy["reason"]
+
+
+def test_the_transform_dag_builds_with_one_dbt_run_and_a_failed_test_stops_gold(tmp_path: Path) -> None:
+    """Watcher mode: the producer runs one `dbt build`; every model's task reports its own outcome. A
+    dbt test that fails (a duplicate citizen record in bronze) fails its task and the run, and the gold
+    assets the publisher waits for are not emitted."""
+    settings = dataclasses.replace(Settings.from_env(), lake_root=tmp_path / "lake")
+    seed(settings, scale=300, dirty_share=0.0, seed=21)
+    env = {**os.environ, "LAKE_ROOT": str(settings.lake_root), "LAKEHOUSE_VAR": str(tmp_path)}
+    ingest = subprocess.run(
+        [str(REPO_ROOT / "bin" / "lakehouse"), "ingest"], env=env, capture_output=True, text=True, check=False
+    )
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+
+    built = _dags_test("lakehouse_transform", tmp_path)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert built.stdout.count("Running command: ['" + str(REPO_ROOT / "bin" / "dbt")) == 1  # one dbt build
+    assert "end task task_id=gold_published_to_lake" in built.stdout
+
+    citizen = next(t for t in source_tables() if t.qualified_name == "population.citizen").bronze_path(
+        settings.lake_root
+    )
+    first = read_table(citizen)[0].slice(0, 1)
+    write_deltalake(str(citizen), first, mode="append")  # the same registry_id twice: `unique` fails
+    failed = _dags_test("lakehouse_transform", tmp_path)
+    assert failed.returncode != 0 and "did not succeed" in failed.stderr
+    states = dict(re.findall(r"task_id=(\S+)[^\n]*?new_state=(\w+)", failed.stdout))
+    assert any("citizen" in task and state == "failed" for task, state in states.items()), states
+    assert states.get("gold_published_to_lake") != "success"
