@@ -177,7 +177,7 @@ def test_a_cell_that_moved_by_less_than_the_threshold_since_its_release_is_withh
     12 would identify the two; dbt withholds it, and the women's 3 with it (else the line gives it back).
     A threshold of 3 makes both cells publishable to begin with (`run`: the contract's tests ask 10)."""
     path = built.lake_root / "gold" / "population_by_province_age_sex"
-    select = ["population__by_province_age_sex__cells", "population__by_province_age_sex"]
+    select = ["int_population__population_by_province_age_sex_cells", "population__by_province_age_sex"]
     small = {"reference_date": "2026-07-01", "min_cell_count": 3}
     try:
         assert run_dbt(built, "run", select, small) == 0

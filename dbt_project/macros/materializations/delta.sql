@@ -2,10 +2,15 @@
   materialized='delta': the model is written to a Delta table at LAKE_ROOT/<location> by the
   lakehouse_delta plugin (deltalake, overwrite: each run adds a Delta version; a failure keeps the
   last one), and the dbt relation becomes a view over delta_scan() of that table, so downstream
-  models and tests read exactly what was committed.
+  models and tests read exactly what was committed. The location comes from lake_locations(),
+  generated from lakehouse.core.lake (dbt_project/generate.py), so no model spells a lake path.
 -#}
 {% materialization delta, adapter='duckdb' %}
-  {%- set location = env_var('LAKE_ROOT') ~ '/' ~ config.require('location') -%}
+  {%- set relative = lake_locations().get(this.identifier) -%}
+  {%- if relative is none -%}
+    {{ exceptions.raise_compiler_error("no lake location for Delta model " ~ this.identifier ~ ": name it int_<sector>__<entity>[_quarantine], or make it a dataset contract's dbtModel (dbt_project/generate.py)") }}
+  {%- endif -%}
+  {%- set location = env_var('LAKE_ROOT') ~ '/' ~ relative -%}
   {%- set target_relation = this.incorporate(type='view') -%}
   {%- set staging_relation = make_temp_relation(this, '__delta_src').incorporate(type='view') -%}
 
