@@ -196,7 +196,7 @@ def _silver_sql(t: SourceTable) -> str:
     return (
         SQL_HEADER.format(what=_rel(t.contract_path))
         + f"""-- Silver: {t.qualified_name} pseudonymised, direct identifiers dropped, units mapped to 2025.
-{{{{ config(materialized='delta') }}}}
+{{{{ config(materialized='delta', location='{lake.relative("silver", t.sector, t.silver_entity or "")}') }}}}
 
 with checked as (
     -- rows failing the contract's quality rules were quarantined at ingestion; never let one through
@@ -268,7 +268,7 @@ def _dataset_yaml(d: Dataset) -> dict:
     return {
         "name": d.dbt_model,
         "description": f"Open dataset {d.name}: {d.title}. Contract {d.contract_id}.",
-        "config": {"contract": {"enforced": True}},
+        "config": {"contract": {"enforced": True}, "location": lake.relative("gold", d.name)},
         "data_tests": ["no_direct_identifiers", disclosure],
         "columns": columns,
     }
@@ -382,7 +382,7 @@ def _disclosure_sql(d: Dataset) -> str:
     head = (
         SQL_HEADER.format(what=_rel(d.contract_path))
         + f"-- Disclosure summary of {d.name}, read by the publisher's report (not published as data).\n"
-        + "{{ config(materialized='delta') }}\n"
+        + f"{{{{ config(materialized='delta', location='{lake.relative('gold', '_disclosure', d.name)}') }}}}\n"
     )
     if d.kind == "microdata":
         return head + (
@@ -412,13 +412,11 @@ DELTA = re.compile(r"materialized\s*=\s*['\"]delta['\"]")
 INT_NAME = re.compile(r"^int_(?P<sector>[a-z0-9_]+?)__(?P<entity>[a-z0-9_]+)$")
 
 
-def _locations(project: Path, tables: tuple[SourceTable, ...], dsets: tuple[Dataset, ...]) -> dict[str, str]:
-    out = {d.dbt_model: lake.relative("gold", d.name) for d in dsets}
-    out |= {disclosure_model(d): lake.relative("gold", "_disclosure", d.name) for d in dsets}
-    out |= {silver_model(t): lake.relative("silver", t.sector, t.silver_entity) for t in tables if t.silver_entity}
+def _locations(project: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
     for name, path in _hand_written(project).items():
         match = INT_NAME.match(name)
-        if name in out or not match or not DELTA.search(path.read_text(encoding="utf-8")):
+        if not match or not DELTA.search(path.read_text(encoding="utf-8")):
             continue
         sector, entity = match["sector"], match["entity"]
         if entity.endswith("_quarantine"):
@@ -431,8 +429,10 @@ def _locations(project: Path, tables: tuple[SourceTable, ...], dsets: tuple[Data
 def _locations_macro(locations: dict[str, str]) -> str:
     pairs = ",\n".join(f"    '{model}': '{where}'" for model, where in locations.items())
     return (
-        "{# Where each Delta model is written, relative to LAKE_ROOT: from lakehouse.core.lake. #}\n"
-        "{% macro lake_locations() -%}\n{{ return({\n" + pairs + "\n}) }}\n{%- endmacro %}\n"
+        "{# Where each hand-written Delta model is written, relative to LAKE_ROOT (from lakehouse.core.lake):\n"
+        "   `{{ config(materialized='delta', location=lake_location(this)) }}`. #}\n"
+        "{% macro lake_location(relation) -%}\n{%- set locations = {\n" + pairs + "\n} -%}\n"
+        "{{ return(locations.get(relation.identifier)) }}\n{%- endmacro %}\n"
     )
 
 
@@ -474,7 +474,7 @@ def render(project: Path = DBT_PROJECT) -> dict[Path, str]:
     out[models / "marts" / "_open_datasets__models.yml"] = HEADER.format(what="the dataset contracts") + _yaml(
         {"version": 2, "models": [_dataset_yaml(d) for d in sorted(dsets, key=lambda d: d.dbt_model)]}
     )
-    out[macros / "lake_locations.sql"] = _locations_macro(_locations(project, tables, dsets))
+    out[macros / "lake_locations.sql"] = _locations_macro(_locations(project))
     return out
 
 

@@ -72,12 +72,12 @@ CITIZENS = (
         _citizen(24, province_code="99"),
     ]
 )
-REASONS = {
-    20: "missing citizen_id",
-    21: "malformed citizen_id",
-    22: "invalid date_of_birth",
-    23: "unknown sex",
-    24: "unknown province_code",
+REASONS = {  # the contract's rules, compiled (data_contracts/quality.py), then the crosswalk
+    20: "citizen_id_present: citizen_id is NULL",
+    21: "citizen_id_format: citizen_id does not match ^[0-9]{12}$",
+    22: "date_of_birth_plausible: date_of_birth fails date_of_birth BETWEEN DATE'1900-01-01' AND current_date()",
+    23: "sex_code: sex not in [1, 2]",
+    24: "province_code unknown in the 2025 crosswalk",
 }
 
 
