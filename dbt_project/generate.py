@@ -285,7 +285,15 @@ def _cells_sql(d: Dataset) -> str:
     per_person = ""
     unsafe = ""
     if d.measure == "sum":
-        measures.append(f"sum({d.measure_column}) as {d.measure_as}")
+        published = next((c for c in d.columns if c.name == d.measure_as), None)
+        if published is None:
+            raise ContractError(
+                f"{d.contract_path}: measure.publishedAs {d.measure_as!r} is not a column -> fix: list it"
+            )
+        # the enforced model contract fixes the type (DuckDB sums bigints into int128)
+        measures.append(
+            f"cast(sum({d.measure_column}) as {DBT_TYPES[published.logical_type or 'number']}) as {d.measure_as}"
+        )
         if d.population and d.population.dominance_share:
             # p% rule: one person holding most of a cell's sum is disclosed by it
             per_person = f"""
@@ -322,7 +330,7 @@ with source as (
 counted as (
     select
         {", ".join(dims)},
-        {(", " + chr(10) + "        ").join(measures)}
+        {("," + chr(10) + "        ").join(measures)}
     from source
     group by all
 ),
