@@ -397,6 +397,9 @@ def parse_dataset(path: Path) -> Dataset:
     if source is not None and (not isinstance(source, str) or source.count(".") != 1):
         raise ContractError(f"{where}: customProperties.source: {source!r} -> fix: <sector>.<silver entity>")
     cells_model = custom.get("cellsModel")
+    if kind == "microdata":
+        _require(custom, "preparedModel", where)
+        _require(custom, "suppressFirst", where)
     if kind == "aggregate" and not (source or cells_model):
         raise ContractError(
             f"{where}: customProperties: neither source nor cellsModel -> fix: name the silver entity the cells "

@@ -232,7 +232,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True)
     s = sub.add_parser("contracts", help="list contracts, or validate them (exit 1 on any problem)")
     s.add_argument("action", nargs="?", choices=["list", "validate", "generate", "dbt-yaml"], default="list")
-    s.add_argument("--check", action="store_true", help="generate: only check that every contract generates its dbt files")
+    s.add_argument(
+        "--check", action="store_true", help="generate: only check that every contract generates its dbt files"
+    )
     s.set_defaults(fn=_cmd_contracts)
     s = sub.add_parser("seed", help="(re)create synthetic sector databases")
     s.add_argument("--scale", type=int, default=20_000, help="number of citizens (default 20000)")
