@@ -1,7 +1,8 @@
 """Data contracts (ODCS v3): the single description of every source table and open dataset.
 
 Stages import from here: the model (model.py), found and parsed from the contract files
-(discovery.py, odcs.py)."""
+(discovery.py, odcs.py). The quality rules compiled to SQL (quality.py, needs sqlglot: data side only)
+are imported from data_contracts.quality directly."""
 
 from data_contracts.discovery import (
     CONTRACTS_DIR,

@@ -177,7 +177,8 @@ def _silver_sql(t: SourceTable) -> str:
             continue  # the person key survives only as its pseudonym; names, phones, plates, addresses never
         if c.admin_unit:
             mapped, unit_joins, unmatched = _admin_unit(c)
-            items.append(f"checked.{c.name} as {c.name}")
+            # the source's own code stays beside the 2025 one (unless it is already the 2025 column)
+            items += [f"checked.{c.name}"] if c.name not in {m.split(".")[-1] for m in mapped} else []
             items += mapped
             items.append(f"{unmatched} as {c.admin_unit}_unmatched")
             joins += unit_joins
