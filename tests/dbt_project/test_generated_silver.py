@@ -14,7 +14,7 @@ import pytest
 import yaml
 from deltalake import write_deltalake
 
-from dbt_project.runner import run_dbt
+from dbt_project.runner import dbt
 from lakehouse.core.lake import bronze_path, read_table, silver_path
 from lakehouse.core.settings import Settings
 
@@ -83,7 +83,9 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("LAKEHOUSE_CONTRACTS_DIRS", str(contracts))
     monkeypatch.setenv("LAKEHOUSE_PSEUDONYM_KEY", KEY)
     monkeypatch.setenv("DBT_DUCKDB_PATH", str(tmp_path / "dbt.duckdb"))
-    assert run_dbt(settings, "build", [f"+int_units__{e}" for e in UNITS]) == 0
+    # cautious: not the tests of the seeds that also read other sectors' models
+    selected = ["build", "--indirect-selection", "cautious", "--select", *[f"+int_units__{e}" for e in UNITS]]
+    assert dbt(settings, selected) == 0
     return settings
 
 
