@@ -1,13 +1,15 @@
 """Data contracts (ODCS v3): the single description of every source table and open dataset.
 
 Stages import from here: the model (model.py), found and parsed from the contract files
-(discovery.py, odcs.py)."""
+(discovery.py, odcs.py). The quality rules compiled to SQL (quality.py, needs sqlglot: data side only)
+are imported from data_contracts.quality directly."""
 
 from data_contracts.discovery import (
     CONTRACTS_DIR,
     EXTRA_DIRS_ENV,
     PSEUDONYM_PATTERN,
     contract_dirs,
+    contracts_fingerprint,
     dataset,
     dataset_files,
     datasets,
@@ -44,6 +46,7 @@ __all__ = [
     "QualityRule",
     "SourceTable",
     "contract_dirs",
+    "contracts_fingerprint",
     "dataset",
     "dataset_files",
     "datasets",

@@ -3,6 +3,7 @@ the contracts say as a whole: every source table and dataset, lookups, identifie
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,15 @@ def source_files() -> list[Path]:
 
 def dataset_files() -> list[Path]:
     return [p for d in contract_dirs() for p in sorted((d / "datasets").glob("*.odcs.yaml"))]
+
+
+def contracts_fingerprint() -> str:
+    """SHA-256 over every contract file's path and text: what dbt's manifest was generated from (the DAG
+    re-parses dbt when it changes; orchestration/dbt_task_group.py)."""
+    digest = hashlib.sha256()
+    for path in [*source_files(), *dataset_files()]:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @cache

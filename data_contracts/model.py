@@ -33,6 +33,9 @@ PHYSICAL_TYPES: dict[str, tuple[str, ...]] = {
 INGESTION_MODES = ("full", "incremental")
 DELETE_DETECTION = ("none", "soft_delete", "snapshot")
 DRIFT_POLICIES = ("fail", "evolve_additive")
+ADMIN_LEVELS = ("province", "district", "ward")
+CODE_SYSTEMS = ("legacy", "2025")  # legacy: official codes before the 2025 reform
+MEASURES = ("count", "sum")
 
 
 class ContractError(PermanentError, ValueError):
@@ -74,6 +77,12 @@ class Column:
     unit: str | None = None
     allowed_values: tuple[Any, ...] = ()
     identifier_pattern: str | None = None  # direct identifiers: the shape of a value, searched by the gate
+    # Semantic tags (customProperties) that generate staging and silver: see data_contracts/README.md.
+    person_key: bool = False  # the person's ID: silver keeps only its keyed pseudonym (person_pseudonym)
+    admin_unit: str | None = None  # province | district | ward: mapped to the 2025 units
+    code_system: str | None = None  # legacy (pre-2025 official codes) | 2025
+    code_list: str | None = None  # a seed in dbt_project/seeds/code_lists joined for labels
+    code_list_key: str | None = None  # the seed's key column (default: the column's name)
 
     @property
     def base_type(self) -> str:
@@ -114,6 +123,15 @@ class SourceTable:
     freshness_hours: float | None = None  # older bronze than this is flagged by the maintenance DAG
     retention_hours: float | None = None  # Delta history kept by vacuum
     retries: int = 2  # retries of a transient failure (source down)
+    silver_entity: str | None = None  # set: staging and silver/<sector>/<entity> are generated from the tags
+
+    @property
+    def person_key(self) -> Column | None:
+        return next((c for c in self.columns if c.person_key), None)
+
+    @property
+    def admin_unit(self) -> Column | None:
+        return next((c for c in self.columns if c.admin_unit), None)
 
     @property
     def qualified_name(self) -> str:
@@ -203,6 +221,19 @@ class Dataset:
     protection_interval: int = 0  # a suppressed cell keeps at least this many possible values (0: the threshold)
     not_quasi_identifiers: tuple[tuple[str, str], ...] = ()  # (column, reason) a microdata column is no QI
     zero_cells: str = "absent"  # absent: a combination with no unit has no row (the audit treats it as a known 0)
+    # What generates the dataset's models (data_contracts/README.md, "Datasets generate gold"):
+    source: str | None = None  # silver entity `<sector>.<entity>` the generated cells count from
+    measure: str = "count"  # count (distinct persons, in count_column) | sum (of measure_column, plus the count)
+    measure_column: str | None = None  # sum: the silver column summed
+    measure_as: str | None = None  # sum: the gold column it is published as
+    cells_model: str | None = None  # a hand-written cells model (gold wrapper and disclosure still generated)
+    disclosure_persons_column: str | None = None  # hand-written cells: distinct protected units per cell
+    disclosure_largest_column: str | None = None  # hand-written cells: the largest unit's share numerator
+    suppress_first: str | None = None  # microdata: the quasi-identifier withheld first to reach k
+
+    @property
+    def generated_cells(self) -> bool:
+        return self.kind == "aggregate" and self.cells_model is None and self.source is not None
 
     @property
     def required_interval(self) -> int:

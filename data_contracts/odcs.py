@@ -13,10 +13,14 @@ from open_data_contract_standard.model import CustomProperty, OpenDataContractSt
 from pydantic import ValidationError
 
 from data_contracts.model import (
+    ADMIN_LEVELS,
     CLASSIFICATIONS,
+    CODE_SYSTEMS,
     DELETE_DETECTION,
+    DIRECT_IDENTIFIER,
     DRIFT_POLICIES,
     INGESTION_MODES,
+    MEASURES,
     PHYSICAL_TYPES,
     Column,
     ContractError,
@@ -85,6 +89,13 @@ def _vi(props: list[CustomProperty] | None) -> str | None:
 def _columns(props: list[Any] | None) -> tuple[Column, ...]:
     return tuple(
         Column(
+            person_key=bool(_custom(p.customProperties).get("personKey", False)),
+            admin_unit=_custom(p.customProperties).get("adminUnit"),
+            code_system=(
+                str(_custom(p.customProperties)["codeSystem"]) if "codeSystem" in _custom(p.customProperties) else None
+            ),
+            code_list=_custom(p.customProperties).get("codeList"),
+            code_list_key=_custom(p.customProperties).get("codeListKey"),
             name=p.name,
             physical_type=p.physicalType,
             logical_type=p.logicalType,
@@ -175,6 +186,35 @@ def _policy(custom: dict[str, Any], names: set[str], problems: _Problems) -> Ing
     return policy
 
 
+def _semantic_tags(props: list[Any], problems: _Problems) -> None:
+    """The tags that generate staging and silver: one person key (a direct identifier), at most one
+    administrative unit with its code system."""
+    keys, units = [], []
+    for i, p in enumerate(props):
+        custom = _custom(p.customProperties)
+        where = f"schema[0].properties[{i}].customProperties"
+        if custom.get("personKey"):
+            keys.append(p.name)
+            if p.classification != DIRECT_IDENTIFIER:
+                problems.add(f"{where}.personKey", f"{p.name} is not a {DIRECT_IDENTIFIER}", "classify it so")
+        if "adminUnit" in custom:
+            units.append(p.name)
+            if custom["adminUnit"] not in ADMIN_LEVELS:
+                problems.add(f"{where}.adminUnit", f"{custom['adminUnit']!r}", f"one of {list(ADMIN_LEVELS)}")
+            if str(custom.get("codeSystem")) not in CODE_SYSTEMS:
+                problems.add(
+                    f"{where}.codeSystem",
+                    f"{custom.get('codeSystem')!r}",
+                    f"one of {list(CODE_SYSTEMS)} (with adminUnit)",
+                )
+            if custom["adminUnit"] == "district" and str(custom.get("codeSystem")) == "2025":
+                problems.add(f"{where}.adminUnit", "the 2025 units have no districts", "use province or ward")
+    if len(keys) > 1:
+        problems.add("schema[0].properties", f"several person keys {keys}", "tag one column personKey")
+    if len(units) > 1:
+        problems.add("schema[0].properties", f"several administrative units {units}", "tag the finest one only")
+
+
 def parse_source(path: Path) -> SourceTable:
     c = load(path)
     problems = _Problems(path)
@@ -214,6 +254,7 @@ def parse_source(path: Path) -> SourceTable:
                     f"bad regular expression ({exc})",
                     "fix the pattern (Python re, searched anywhere in a published value)",
                 )
+    _semantic_tags(props, problems)
     if not any(p.primaryKey for p in props):
         problems.add("schema[0].properties", "no primary key", "mark the key column(s) with primaryKey: true")
     server = c.servers[0] if c.servers else None
@@ -246,6 +287,7 @@ def parse_source(path: Path) -> SourceTable:
         freshness_hours=hours.get("freshness"),
         retention_hours=hours.get("retention"),
         retries=int(sla.get("retries", 2)),
+        silver_entity=_custom(obj.customProperties).get("silverEntity"),
     )
 
 
@@ -343,6 +385,26 @@ def parse_dataset(path: Path) -> Dataset:
         )
     columns = _columns(c.schema_[0].properties)
     dimensions = tuple(_require(custom, "dimensions", where))
+    measure = custom.get("measure") or {"kind": "count"}
+    if not isinstance(measure, dict) or measure.get("kind") not in MEASURES:
+        raise ContractError(
+            f"{where}: customProperties.measure: {measure!r} -> fix: {{kind: count}} or "
+            "{kind: sum, column: <silver column>, publishedAs: <gold column>}"
+        )
+    if measure["kind"] == "sum" and not (measure.get("column") and measure.get("publishedAs")):
+        raise ContractError(f"{where}: customProperties.measure: a sum needs column and publishedAs -> fix: add them")
+    source = custom.get("source")
+    if source is not None and (not isinstance(source, str) or source.count(".") != 1):
+        raise ContractError(f"{where}: customProperties.source: {source!r} -> fix: <sector>.<silver entity>")
+    cells_model = custom.get("cellsModel")
+    if kind == "microdata":
+        _require(custom, "preparedModel", where)
+        _require(custom, "suppressFirst", where)
+    if kind == "aggregate" and not (source or cells_model):
+        raise ContractError(
+            f"{where}: customProperties: neither source nor cellsModel -> fix: name the silver entity the cells "
+            "are counted from (source: <sector>.<entity>), or a hand-written cells model (cellsModel)"
+        )
     zero_cells = custom.get("zeroCells", "absent")
     if zero_cells != "absent":
         raise ContractError(f"{where}: customProperties.zeroCells: {zero_cells!r} -> fix: absent (the only policy)")
@@ -379,4 +441,12 @@ def parse_dataset(path: Path) -> Dataset:
             _not_quasi_identifiers(c.schema_[0].properties or [], dimensions, where) if kind == "microdata" else ()
         ),
         zero_cells=zero_cells,
+        source=source,
+        measure=measure["kind"],
+        measure_column=measure.get("column"),
+        measure_as=measure.get("publishedAs"),
+        cells_model=cells_model or (custom.get("preparedModel") if kind == "microdata" else None),
+        disclosure_persons_column=custom.get("disclosurePersonsColumn"),
+        disclosure_largest_column=custom.get("disclosureLargestColumn"),
+        suppress_first=custom.get("suppressFirst"),
     )

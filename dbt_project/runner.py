@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from data_contracts import datasets, direct_identifier_columns
+from data_contracts import contracts_fingerprint, datasets, direct_identifier_columns
+from dbt_project import generate
 from lakehouse.core.settings import REPO_ROOT, Settings, pseudonym_key
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
@@ -47,6 +48,8 @@ def dbt_vars() -> dict[str, object]:
 
 
 RUN_RESULTS = "run_results.json"
+# Beside target/manifest.json: the contracts it was generated from (the DAG re-parses when they change).
+FINGERPRINT = "contracts.sha256"
 
 
 def merged_results_path(settings: Settings) -> Path:
@@ -81,9 +84,16 @@ def dbt(settings: Settings, args: list[str], extra_vars: dict | None = None) -> 
     if command and "--profiles-dir" not in args:
         args += ["--profiles-dir", str(DBT_PROJECT)]
     project = Path(args[args.index("--project-dir") + 1]) if "--project-dir" in args else DBT_PROJECT
+    # The models the contracts imply, for this project copy (Cosmos runs dbt in a copy of the project):
+    # before every command, so contracts outside the repo (LAKEHOUSE_CONTRACTS_DIRS) work too.
+    fingerprint = contracts_fingerprint()
+    if command:
+        generate.write(project)
     executable = Path(sys.executable).with_name("dbt")
     code = subprocess.run([str(executable), *args], env=dbt_env(settings), cwd=project, check=False).returncode
     _merge_results(settings, project / "target")
+    if code == 0 and (project / "target" / "manifest.json").exists():
+        (project / "target" / FINGERPRINT).write_text(fingerprint + "\n")
     return code
 
 

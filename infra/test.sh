@@ -10,7 +10,7 @@ bash infra/services.sh start
 # the layers (pyproject.toml [tool.importlinter]): core -> contracts -> independent stages -> CLI
 PYTHONPATH="$ROOT" .venv-data/bin/lint-imports --no-cache
 bin/lakehouse contracts validate
-bin/lakehouse contracts dbt-yaml --check
+bin/lakehouse contracts generate --check
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 bash infra/airflow.sh init
 AIRFLOW_HOME=${AIRFLOW_HOME:-${LAKEHOUSE_VAR:-$ROOT/var}/airflow} AIRFLOW__CORE__LOAD_EXAMPLES=False \

@@ -27,15 +27,13 @@ from lakehouse.core.settings import Settings
 
 
 def _cmd_contracts(settings: Settings, args: argparse.Namespace) -> int:
-    if args.action == "dbt-yaml":
-        from data_contracts import dbt_yaml
+    if args.action in ("generate", "dbt-yaml"):
+        from dbt_project import generate
 
-        if args.check:
-            out_of_date = dbt_yaml.stale()
-            for path in out_of_date:
-                print(f"out of date: {path} (run bin/lakehouse contracts dbt-yaml)", file=sys.stderr)
-            return 1 if out_of_date else 0
-        for path in dbt_yaml.write():
+        if args.check:  # generated files are not committed: check that every contract generates
+            print(f"{len(generate.render())} dbt file(s) generate from the contracts")
+            return 0
+        for path in generate.write():
             print(f"wrote {path}")
         return 0
     if args.action == "validate":
@@ -223,8 +221,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="verb", required=True)
     s = sub.add_parser("contracts", help="list contracts, or validate them (exit 1 on any problem)")
-    s.add_argument("action", nargs="?", choices=["list", "validate", "dbt-yaml"], default="list")
-    s.add_argument("--check", action="store_true", help="dbt-yaml: fail if the generated files are stale")
+    s.add_argument("action", nargs="?", choices=["list", "validate", "generate", "dbt-yaml"], default="list")
+    s.add_argument(
+        "--check", action="store_true", help="generate: only check that every contract generates its dbt files"
+    )
     s.set_defaults(fn=_cmd_contracts)
     s = sub.add_parser("ingest", help="sector tables -> bronze Delta")
     s.add_argument("--sector")

@@ -11,7 +11,9 @@ several models (relationships, singular tests) run once all their parents are bu
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
 from typing import Any
 
 from airflow.utils.trigger_rule import TriggerRule
@@ -25,10 +27,12 @@ from cosmos.constants import (
     TestIndirectSelection,
 )
 
+from data_contracts import contracts_fingerprint
 from orchestration.tasks import REPO, RETRY_DEFAULTS
 
 DBT_PROJECT = REPO / "dbt_project"
 MANIFEST = DBT_PROJECT / "target" / "manifest.json"  # infra/airflow.sh init runs `bin/dbt parse`
+FINGERPRINT = MANIFEST.with_name("contracts.sha256")  # written by dbt_project/runner.py with the manifest
 DUCKDB_POOL = "lakehouse_duckdb"  # one slot: one writer per DuckDB file
 EXECUTION_MODES = {"watcher": ExecutionMode.WATCHER, "local": ExecutionMode.LOCAL}
 
@@ -40,7 +44,27 @@ def execution_mode() -> ExecutionMode:
     return EXECUTION_MODES[name]
 
 
+def current_manifest() -> None:
+    """Re-generate the contract-driven models and re-parse dbt when the contracts changed since the
+    manifest was written (a new dataset contract, another LAKEHOUSE_CONTRACTS_DIRS): the DAG renders
+    the models of the contracts it sees. Runs `bin/dbt parse` in the data virtualenv, once per change."""
+    wanted = contracts_fingerprint()
+    if MANIFEST.exists() and FINGERPRINT.exists() and FINGERPRINT.read_text().strip() == wanted:
+        return
+    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
+    with open(MANIFEST.with_name(".parse.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # DAG processors parse in parallel: one dbt parse at a time
+        if FINGERPRINT.exists() and FINGERPRINT.read_text().strip() == wanted and MANIFEST.exists():
+            return
+        parsed = subprocess.run(
+            [str(REPO / "bin" / "dbt"), "parse", "--quiet"], capture_output=True, text=True, timeout=600, check=False
+        )
+        if parsed.returncode != 0:
+            raise RuntimeError(f"bin/dbt parse failed after the contracts changed: {parsed.stdout[-2000:]}")
+
+
 def dbt_models(group_id: str = "dbt", **kwargs: Any) -> DbtTaskGroup:
+    current_manifest()
     mode = execution_mode()
     group = DbtTaskGroup(
         group_id=group_id,

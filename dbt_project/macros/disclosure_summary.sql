@@ -22,3 +22,39 @@ select
     current_timestamp as computed_at
 from {{ ref(cells_model) }}
 {% endmacro %}
+
+{#- One-row disclosure summary of a k-anonymous microdata dataset, from its prepared model (one row per
+    record, quasi-identifiers generalised, person_pseudonym): records and persons released, records
+    locally suppressed and dropped, the smallest class in persons against k. -#}
+{% macro k_anonymity_summary(dataset, prepared_model, quasi_identifiers, suppress_first) %}
+with prepared as (
+    select * from {{ ref(prepared_model) }}
+),
+
+{{ k_anonymize('prepared', quasi_identifiers, suppress_first, var('k_anonymity')) }},
+
+released as (
+    select
+        count(*) as records,
+        count(distinct person_pseudonym) as persons,
+        count(*) filter (where locally_suppressed) as locally_suppressed
+    from k_anonymous
+),
+
+classes as (
+    select count(distinct person_pseudonym) as class_persons
+    from k_anonymous
+    group by {{ quasi_identifiers | join(', ') }}
+)
+
+select
+    '{{ dataset }}' as dataset,
+    released.records,
+    released.persons,
+    released.locally_suppressed,
+    (select count(*) from k_dropped) as records_dropped,
+    (select min(class_persons) from classes) as k_achieved,
+    {{ var('k_anonymity') }} as k_required,
+    current_timestamp as computed_at
+from released
+{% endmacro %}

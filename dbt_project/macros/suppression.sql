@@ -65,27 +65,40 @@ suppressed_cells as (
 {#-
   The published form of a suppressed cell table (`cells_model`, from suppress_cells): the 2025
   province name beside its code, the other dimensions, the count as `published_as` (NULL where
-  suppressed) and `suppressed`. Column order follows the dataset contract (enforced by dbt).
+  suppressed) and `suppressed`. Column order follows the dataset contract (enforced by dbt): by default
+  province code and name, the other dimensions, the count, suppressed; or `columns` (the contract's
+  order), where `ward_name_2025` is the 2025 ward's name and `measures` maps further published values
+  (withheld with the cell) to their cell columns.
 -#}
-{% macro open_aggregate(cells_model, dimensions, count_column, published_as) %}
+{% macro open_aggregate(cells_model, dimensions, count_column, published_as, measures={}, columns=none) %}
+{%- set columns = columns or (['province_code_2025', 'province_name_2025'] + (dimensions | reject('equalto', 'province_code_2025') | list) + [published_as, 'suppressed']) %}
 with cells as (
     select * from {{ ref(cells_model) }}
 ),
 
 provinces as (
     select * from {{ ref('provinces_2025') }}
-)
+){% if 'ward_name_2025' in columns %},
+
+wards as (
+    select distinct ward_code_2025, ward_name_2025 from {{ ref('ward_crosswalk_2025') }} where ward_code_2025 is not null
+){% endif %}
 
 select
-    cells.province_code_2025,
-    provinces.province_name_2025,
-    {%- for d in dimensions if d != 'province_code_2025' %}
-    cells.{{ d }},
+    {%- for c in columns %}
+    {% if c == 'province_name_2025' -%} provinces.province_name_2025
+    {%- elif c == 'ward_name_2025' -%} wards.ward_name_2025
+    {%- elif c == published_as -%} case when not cells.suppressed then cells.{{ count_column }} end as {{ published_as }}
+    {%- elif c in measures -%} case when not cells.suppressed then cells.{{ measures[c] }} end as {{ c }}
+    {%- elif c == 'suppressed' or c in dimensions -%} cells.{{ c }}
+    {%- else -%} {{ exceptions.raise_compiler_error("open_aggregate: column " ~ c ~ " is neither a dimension, a measure nor a unit name") }}
+    {%- endif %}{% if not loop.last %},{% endif %}
     {%- endfor %}
-    case when not cells.suppressed then cells.{{ count_column }} end as {{ published_as }},
-    cells.suppressed
 from cells
 inner join provinces on cells.province_code_2025 = provinces.province_code_2025
+{%- if 'ward_name_2025' in columns %}
+inner join wards on cells.ward_code_2025 = wards.ward_code_2025
+{%- endif %}
 order by {% for d in dimensions %}cells.{{ d }}{% if not loop.last %}, {% endif %}{% endfor %}
 {% endmacro %}
 

@@ -78,8 +78,29 @@ GOOD = (
             r"schema\[0\]\.properties\[4\]\.required: Input should be a valid boolean",
             "ODCS",
         ),
+        (
+            "    classification: public\n",
+            "    classification: public\n    customProperties: [{property: personKey, value: true}]\n",
+            r"properties\[2\]\.customProperties\.personKey: crop is not a direct-identifier",
+            "classify it so",
+        ),
+        (
+            "    classification: quasi-identifier\n",
+            "    classification: quasi-identifier\n    customProperties: [{property: adminUnit, value: commune}]\n",
+            r"properties\[3\]\.customProperties\.adminUnit: 'commune'",
+            "province",
+        ),
     ],
-    ids=["yaml", "unknown-type", "no-primary-key", "no-classification", "bad-setting", "bad-odcs-field"],
+    ids=[
+        "yaml",
+        "unknown-type",
+        "no-primary-key",
+        "no-classification",
+        "bad-setting",
+        "bad-odcs-field",
+        "person-key-not-an-identifier",
+        "unknown-admin-unit",
+    ],
 )
 def test_invalid_contract_names_file_path_and_fix(tmp_path: Path, old: str, new: str, where: str, fix: str) -> None:
     text = GOOD.read_text(encoding="utf-8")
@@ -123,3 +144,28 @@ def test_every_dataset_declares_what_it_counts() -> None:
         "record_no",
         "locally_suppressed",
     }
+
+
+def test_datasets_say_what_generates_their_models() -> None:
+    population = dataset("population_by_province_age_sex")
+    assert population.generated_cells and population.source == "population.residents"
+    assert population.measure == "count" and population.cells_model is None
+    vehicles = dataset("vehicle_registrations_by_province_type")
+    assert not vehicles.generated_cells and vehicles.cells_model.startswith("int_transport__")
+    assert vehicles.disclosure_persons_column == "owners"
+    micro = dataset("enrolment_microdata")
+    assert micro.cells_model == "int_education__enrolment_microdata_prepared" and micro.suppress_first == "age_band"
+
+
+def test_the_social_fixture_tags_its_person_key_unit_and_code_list(monkeypatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_CONTRACTS_DIRS", str(GOOD.parents[3] / "contracts_social"))
+    table = source_table("social", "household_benefit")
+    assert table.silver_entity == "household_benefits" and table.person_key.name == "head_citizen_id"
+    assert (table.admin_unit.name, table.admin_unit.admin_unit, table.admin_unit.code_system) == (
+        "ward_code",
+        "ward",
+        "legacy",
+    )
+    assert table.column("head_sex").code_list == "sex"
+    benefits = dataset("household_benefit_by_ward")
+    assert (benefits.measure, benefits.measure_column, benefits.measure_as) == ("sum", "benefit_vnd", "benefit_vnd")

@@ -1,4 +1,5 @@
-"""Every contracted source table has its staging model, and it reads every contracted column."""
+"""Every contracted source table without generated models has a hand-written staging model reading every
+contracted column."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ def test_a_staging_model_per_contract_reading_every_column() -> None:
     for table in source_tables():
         if table.contract_path.is_relative_to(DBT_PROJECT.parent / "tests"):
             continue  # test fixtures are ingested only
+        if table.silver_entity:
+            continue  # its staging model is generated from the contract (tests/dbt_project/test_generate.py)
         model = DBT_PROJECT / "models" / "staging" / table.sector / f"stg_{table.sector}__{table.table}.sql"
         assert model.exists(), f"missing {model}"
         sql = model.read_text()

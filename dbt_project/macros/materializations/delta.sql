@@ -2,10 +2,15 @@
   materialized='delta': the model is written to a Delta table at LAKE_ROOT/<location> by the
   lakehouse_delta plugin (deltalake, overwrite: each run adds a Delta version; a failure keeps the
   last one), and the dbt relation becomes a view over delta_scan() of that table, so downstream
-  models and tests read exactly what was committed.
+  models and tests read exactly what was committed. `location` is never spelled by a model: generated
+  models and the datasets' YAML get it from lakehouse.core.lake (dbt_project/generate.py), hand-written
+  ones ask `lake_location(this)`.
 -#}
 {% materialization delta, adapter='duckdb' %}
-  {%- set location = env_var('LAKE_ROOT') ~ '/' ~ config.require('location') -%}
+  {%- if not config.get('location') -%}
+    {{ exceptions.raise_compiler_error("no lake location for " ~ this.identifier ~ ": name a hand-written silver model int_<sector>__<entity> (quarantine: int_<sector>__<entity>_quarantine) and configure location=lake_location(this), or make it a dataset contract's dbtModel") }}
+  {%- endif -%}
+  {%- set location = env_var('LAKE_ROOT') ~ '/' ~ config.get('location') -%}
   {%- set target_relation = this.incorporate(type='view') -%}
   {%- set staging_relation = make_temp_relation(this, '__delta_src').incorporate(type='view') -%}
 

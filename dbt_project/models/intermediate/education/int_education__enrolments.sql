@@ -1,6 +1,6 @@
 -- Silver: enrolments with the pupil's pseudonym, school level and the school's 2025 province.
 -- Schools keep pre-2025 codes (first two digits = legacy province); unmatched ones are kept and flagged.
-{{ config(materialized='delta', location='silver/education/enrolments') }}
+{{ config(materialized='delta', location=lake_location(this)) }}
 
 with enrolments as (
     select * from {{ ref('stg_education__enrolment') }}

@@ -1,5 +1,5 @@
 -- Silver: health-insurance cards with the holder's pseudonym; no card number, no citizen ID.
-{{ config(materialized='delta', location='silver/health/insurance_cards') }}
+{{ config(materialized='delta', location=lake_location(this)) }}
 
 with cards as (
     select * from {{ ref('stg_health__insurance_card') }}

@@ -1,4 +1,7 @@
 -- Every deduplicated citizen with the first check it fails (NULL = usable). Feeds silver and quarantine.
+-- The contract's quality rules come compiled from data_contracts/sources/population/citizen.odcs.yaml
+-- (the same SQL Spark checked at ingestion, with the reference date as today); the checks after them
+-- need what a row rule cannot see: the silver-only NULL policy and the 2025 crosswalk.
 with citizens as (
     select * from {{ ref('stg_population__citizen') }}
 ),
@@ -11,15 +14,16 @@ checked as (
     select
         citizens.*,
         crosswalk.province_code_2025,
-        case
-            when citizens.citizen_id is null then 'missing citizen_id'
-            when not regexp_full_match(citizens.citizen_id, '[0-9]{12}') then 'malformed citizen_id'
-            when citizens.date_of_birth is null
-                or citizens.date_of_birth > {{ reference_date() }}
-                or citizens.date_of_birth < date '1900-01-01' then 'invalid date_of_birth'
-            when citizens.sex_code is null or citizens.sex_code not in (1, 2) then 'unknown sex'
-            when crosswalk.province_code_2025 is null then 'unknown province_code'
-        end as reject_reason
+        coalesce(
+            {{ contract_quality_population__citizen(columns={'sex': 'sex_code', 'province_code': 'legacy_province_code',
+                                                             'district_code': 'legacy_district_code',
+                                                             'ward_code': 'legacy_ward_code'}) | indent(12) }},
+            case
+                when citizens.date_of_birth is null then 'date_of_birth missing'
+                when citizens.sex_code is null then 'sex missing'
+                when crosswalk.province_code_2025 is null then 'province_code unknown in the 2025 crosswalk'
+            end
+        ) as reject_reason
     from citizens
     left join crosswalk on citizens.legacy_province_code = crosswalk.legacy_province_code
 )

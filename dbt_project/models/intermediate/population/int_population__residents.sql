@@ -1,5 +1,5 @@
 -- Silver: one row per valid resident, pseudonymised (keyed HMAC), 2025 provinces, no direct identifiers.
-{{ config(materialized='delta', location='silver/population/residents') }}
+{{ config(materialized='delta', location=lake_location(this)) }}
 
 with valid as (
     select * from {{ ref('int_population__citizen_checked') }}

@@ -1,6 +1,6 @@
 -- Silver: vehicle registrations with the owner's pseudonym and the 2025 province of registration.
 -- No plate number. Unknown legacy province codes are kept and flagged.
-{{ config(materialized='delta', location='silver/transport/vehicle_registrations') }}
+{{ config(materialized='delta', location=lake_location(this)) }}
 
 with registrations as (
     select * from {{ ref('stg_transport__vehicle_registration') }}

@@ -1,8 +1,8 @@
 -- Gold: persons insured on the reference date by 2025 province of residence x beneficiary group.
-{{ config(materialized='delta', location='gold/insured_persons_by_province_group') }}
+{{ config(materialized='delta') }}
 
 with cells as (
-    select * from {{ ref('health__insured_persons_by_province_group__cells') }}
+    select * from {{ ref('int_health__insured_persons_by_province_group_cells') }}
 ),
 
 provinces as (

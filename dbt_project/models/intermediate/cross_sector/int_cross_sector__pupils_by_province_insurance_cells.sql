@@ -31,7 +31,7 @@ enrolment_withheld as (
         province_code_2025,
         count(*) filter (where suppressed) as cells,
         coalesce(sum(pupils) filter (where suppressed), 0) as pupils
-    from {{ ref('education__enrolment_by_province_school_level__cells') }}
+    from {{ ref('int_education__enrolment_by_province_school_level_cells') }}
     group by all
 ),
 
