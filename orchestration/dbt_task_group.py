@@ -95,7 +95,11 @@ def dbt_models(group_id: str = "dbt", **kwargs: Any) -> DbtTaskGroup:
         # task holding it would starve the producer).
         operator_args={"install_deps": False, "emit_datasets": False, "deferrable": False}
         | ({} if mode == ExecutionMode.WATCHER else {"pool": DUCKDB_POOL}),
-        default_args={k: v for k, v in RETRY_DEFAULTS.items() if k != "retries"} | {"retries": 1},
+        # watcher: no retries. A retried producer skips (Cosmos runs one build per DAG run) and a retried
+        # model task falls back to running its own node alone, without the upstream tests that failed:
+        # a failure stays a failure until the DAG is run again.
+        default_args={k: v for k, v in RETRY_DEFAULTS.items() if k != "retries"}
+        | {"retries": 0 if mode == ExecutionMode.WATCHER else 1},
         **kwargs,
     )
     if mode == ExecutionMode.WATCHER:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -117,6 +116,6 @@ def test_the_transform_dag_builds_with_one_dbt_run_and_a_failed_test_stops_gold(
     write_deltalake(str(citizen), first, mode="append")  # the same registry_id twice: `unique` fails
     failed = _dags_test("lakehouse_transform", tmp_path)
     assert failed.returncode != 0 and "did not succeed" in failed.stderr
-    states = dict(re.findall(r"task_id=(\S+)[^\n]*?new_state=(\w+)", failed.stdout))
-    assert any("citizen" in task and state == "failed" for task, state in states.items()), states
-    assert states.get("gold_published_to_lake") != "success"
+    # the citizen staging model's task fails with the build's verdict; nothing downstream is rebuilt alone
+    assert "Model 'model.lakehouse.stg_population__citizen' finished with status 'failed'" in failed.stdout
+    assert "end task task_id=gold_published_to_lake" not in failed.stdout  # no gold asset for the publisher
