@@ -48,6 +48,13 @@ start_solr() {
 configure() {
   local exists
   exists=$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$CKAN_DB'")
+  if [ -f "$DIR/.db-initialised" ] && { [ "$exists" != 1 ] || [ "$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres \
+      -d "$CKAN_DB" -tAc "SELECT to_regclass('public.api_token') IS NOT NULL")" != t ]; }; then
+    # The folder says initialised but the database is gone or empty (dropped by hand, or by another
+    # folder that used the same name): start the portal afresh rather than serve errors.
+    log "database $CKAN_DB is missing or empty: initialising the portal again"
+    rm -f "$DIR/.db-initialised"
+  fi
   if [ ! -f "$DIR/.db-initialised" ]; then
     # The database, the uploaded files and the search index form one portal. A database whose folder
     # is gone (a fresh clone, a deleted var/) points at files that no longer exist: start it afresh.
@@ -117,12 +124,15 @@ start() {
     log "the portal's CKAN extension changed since this server started: restarting it"
     stop_pid CKAN "$DIR/ckan.pid"
   fi
+  # a start that fails (configuration, database, CKAN itself) leaves nothing of ours running
+  trap 'stop_pid CKAN "$DIR/ckan.pid"; stop_pid "Solr stand-in" "$DIR/solr.pid"' EXIT
   configure
   log "starting CKAN on $CKAN_URL"
   start_bg "$DIR/ckan.pid" "$DIR/ckan.log" \
     "$VENV/bin/ckan" -c "$INI" run -H "$CKAN_HOST" -p "$CKAN_PORT" --disable-reloader --threaded
   echo "$ext" >"$DIR/ckan.ext"
   wait_until "CKAN" ckan_up 90 "$DIR/ckan.log"
+  trap - EXIT
   log "ready: $CKAN_URL (sysadmin $ADMIN; token in $DIR/api_token)"
 }
 

@@ -3,6 +3,7 @@ so `make test` never rewrites what `make demo` published."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -36,7 +37,8 @@ class CkanTestServer:
 TEST_PORTAL_ENV = {
     "CKAN_PORT": os.environ.get("TEST_CKAN_PORT", "5055"),
     "SOLR_PORT": os.environ.get("TEST_SOLR_PORT", "8984"),
-    "CKAN_DB": os.environ.get("TEST_CKAN_DB", "ckan_test_portal"),
+    # one database per clone: two clones (or a CI clone and a working copy) never share, or drop, one
+    "CKAN_DB": os.environ.get("TEST_CKAN_DB", "ckan_test_" + hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]),
     "CKAN_DIR": str(REPO_ROOT / "var" / "ckan-test"),
 }
 
