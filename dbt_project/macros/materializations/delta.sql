@@ -3,7 +3,7 @@
   lakehouse_delta plugin (deltalake, overwrite: each run adds a Delta version; a failure keeps the
   last one), and the dbt relation becomes a view over delta_scan() of that table, so downstream
   models and tests read exactly what was committed. `location` is never spelled by a model: generated
-  models and the datasets' YAML get it from lakehouse.core.lake (dbt_project/generate.py), hand-written
+  models and the datasets' YAML get it from lakehouse.core.lake (dbt_project/generate/), hand-written
   ones ask `lake_location(this)`.
 -#}
 {% materialization delta, adapter='duckdb' %}
