@@ -25,7 +25,6 @@ from collections import defaultdict
 from pathlib import Path
 
 from data_contracts import ContractError, SourceTable, datasets, source_tables
-from dbt_project.generate.common import DBT_PROJECT, GENERATED, HEADER, yaml_text
 from dbt_project.generate.dataset_models import (
     cells_model,
     cells_sql,
@@ -34,6 +33,7 @@ from dbt_project.generate.dataset_models import (
     disclosure_sql,
     gold_sql,
 )
+from dbt_project.generate.files import DBT_PROJECT, GENERATED, HEADER, yaml_text
 from dbt_project.generate.model_locations import hand_written, locations, locations_macro
 from dbt_project.generate.source_models import (
     quality_macro,

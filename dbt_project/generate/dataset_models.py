@@ -4,7 +4,7 @@ contract."""
 from __future__ import annotations
 
 from data_contracts import ContractError, Dataset
-from dbt_project.generate.common import DBT_TYPES, PERSON, SQL_HEADER, rel
+from dbt_project.generate.files import DBT_TYPES, PERSON, SQL_HEADER, rel
 from lakehouse.core import lake
 
 # --- datasets ------------------------------------------------------------------------------------

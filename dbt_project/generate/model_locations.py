@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dbt_project.generate.common import GENERATED
+from dbt_project.generate.files import GENERATED
 from lakehouse.core import lake
 
 # --- where Delta models are written --------------------------------------------------------------

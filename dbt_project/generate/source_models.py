@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from data_contracts import Column, ContractError, SourceTable
 from data_contracts.quality import reject_reason
-from dbt_project.generate.common import DBT_PROJECT, HEADER, PERSON, SQL_HEADER, rel, yaml_text
+from dbt_project.generate.files import DBT_PROJECT, HEADER, PERSON, SQL_HEADER, rel, yaml_text
 from lakehouse.core import lake
 
 # --- sources -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What every generator shares: where the dbt project is, file headers, dbt types, YAML dumping."""
+"""What every generator shares: where the dbt project is, generated-file headers, dbt types, YAML text."""
 
 from __future__ import annotations
 
