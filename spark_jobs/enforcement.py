@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from data_contracts import PHYSICAL_TYPES, ContractError, QualityRule, SourceTable
+from data_contracts.quality import failing_condition
 from lakehouse.core.errors import PermanentError
 
 log = logging.getLogger(__name__)
@@ -58,15 +59,8 @@ def check_columns(df: DataFrame, table: SourceTable) -> tuple[DataFrame, list[st
 
 
 def _rule_fails(rule: QualityRule) -> SparkColumn:
-    col = F.col(rule.column)
-    if rule.kind == "not_null":
-        return col.isNull()
-    if rule.kind == "valid_values":
-        return col.isNotNull() & ~col.isin(list(rule.values))
-    if rule.kind == "pattern":
-        return col.isNotNull() & ~col.cast("string").rlike(rule.pattern or "")
-    # expression: NULL (unknown) counts as failing only when the column has a value
-    return col.isNotNull() & ~F.coalesce(F.expr(rule.expression or "true"), F.lit(False))
+    """The rule's failing condition as compiled once for every engine (data_contracts/quality.py)."""
+    return F.expr(failing_condition(rule, "spark"))
 
 
 def with_quality(df: DataFrame, table: SourceTable) -> DataFrame:
