@@ -20,7 +20,7 @@ from bench.common import args, settings
 from data_contracts import source_tables
 from lakehouse.core.settings import REPO_ROOT
 from spark_jobs.ingest import ingest_table
-from spark_jobs.session import spark_session
+from spark_jobs.source import open_engine
 from synthetic.sectors import seed_scaled
 
 DERIVED = ("silver", "gold", "quarantine/population/residents")
@@ -37,10 +37,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = settings(tmp)
         seed_scaled(cfg, rows)
-        spark = spark_session(cfg, "bench-dbt-airflow")
-        for table in source_tables():
-            ingest_table(spark, cfg, table, batch_version=1)
-        spark.stop()
+        with open_engine(cfg) as engine:
+            for table in source_tables():
+                ingest_table(engine, cfg, table, batch_version=1)
         env = {**os.environ, "LAKE_ROOT": str(cfg.lake_root), "LAKEHOUSE_VAR": tmp, "AIRFLOW_HOME": f"{tmp}/airflow"}
         subprocess.run(["bash", "infra/airflow.sh", "init"], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
 

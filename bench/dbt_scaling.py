@@ -19,7 +19,7 @@ from bench.common import settings
 from data_contracts import source_tables
 from dbt_project.runner import DBT_PROJECT, run_dbt
 from spark_jobs.ingest import ingest_table
-from spark_jobs.session import spark_session
+from spark_jobs.source import open_engine
 from synthetic.sectors import seed_scaled
 
 
@@ -27,10 +27,9 @@ def build(rows: int, tmp: str) -> tuple[float, float, int]:
     """Seed, ingest everything, then time one dbt build; returns (seconds, residents seconds, residents rows)."""
     cfg = settings(tmp)
     seed_scaled(cfg, rows)
-    spark = spark_session(cfg, "bench-dbt")
-    for table in source_tables():
-        ingest_table(spark, cfg, table, batch_version=rows)
-    spark.stop()
+    with open_engine(cfg) as engine:
+        for table in source_tables():
+            ingest_table(engine, cfg, table, batch_version=rows)
     os.environ["DBT_DUCKDB_PATH"] = str(Path(tmp) / "bench.duckdb")
     os.environ.setdefault("LAKEHOUSE_PSEUDONYM_KEY", "bench-only-pseudonym-key-0123456789")
     started = time.perf_counter()

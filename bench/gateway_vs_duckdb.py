@@ -28,8 +28,8 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 
-from gateway.engine import delta_extension
 from lakehouse.core import commit
+from lakehouse.core.duckdb_extensions import extension_path
 from lakehouse.core.settings import REPO_ROOT, Settings
 
 MINISTRY = "ministry-of-health"
@@ -157,7 +157,7 @@ def main() -> None:
     _lake(var / "lake", opts.rows)
     proc, dsn = _start(var)
     embedded = duckdb.connect()
-    embedded.load_extension(delta_extension())
+    embedded.load_extension(extension_path("delta"))
     settings = Settings.from_env()  # the engine settings a ministry gets in the gateway
     embedded.execute(f"SET threads = {settings.gateway_threads}")
     embedded.execute(f"SET memory_limit = '{settings.gateway_memory_limit}'")

@@ -1,60 +1,86 @@
-"""Full ingestion of population.citizen into bronze (Spark JDBC -> Parquet -> one Delta commit, with
-the contract's quality rules) vs DuckDB's postgres_scanner writing the same table to Parquet, on the
-same data in the same run. Last line: the ratio of rows/s (aim >= 0.8).
+"""Full ingestion of population.citizen into bronze (read, contract checks, Parquet, one Delta commit)
+vs DuckDB's postgres_scanner writing the same table to Parquet with no checks, on the same data in the
+same run. Both engines are measured: DuckDB (the single-machine default) and Spark JDBC, in local mode
+and on a standalone cluster (a master and two workers, infra/spark_cluster.sh) with `--cluster`.
+Last line: the default engine's rows/s ratio (aim >= 0.8).
 
-    .venv-data/bin/python bench/ingest_full_vs_duckdb.py --rows 2000000
+    .venv-data/bin/python -m bench.ingest_full_vs_duckdb --rows 2000000 [--cluster]
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import os
 import pathlib
+import subprocess
 import tempfile
 import time
 
 import duckdb
-import duckdb_extension_postgres_scanner
 
-from bench.common import args, peak_rss_mb, settings
+from bench.common import peak_rss_mb, settings
 from data_contracts import source_table
+from lakehouse.core.duckdb_extensions import extension_path
+from lakehouse.core.settings import REPO_ROOT, Settings
 from spark_jobs.ingest import ingest_table
-from spark_jobs.session import spark_session
+from spark_jobs.source import Server, open_engine
 from synthetic.sectors import seed_scaled
 
+CLUSTER_PORT, CLUSTER_UI = "7377", "8380"
 
-def duckdb_baseline(postgres_url: str, out: pathlib.Path) -> float:
-    ext = next(pathlib.Path(duckdb_extension_postgres_scanner.__file__).parent.rglob("*.duckdb_extension"))
+
+def duckdb_baseline(cfg: Settings, out: pathlib.Path) -> float:
+    citizen = source_table("population", "citizen")
+    server = Server.of(cfg, citizen)
     con = duckdb.connect()
-    con.load_extension(str(ext))
-    dsn = postgres_url.replace("postgresql://", "").split("@")
-    user, hostport = dsn[0], dsn[1]
-    host, port = hostport.split(":")
-    con.execute(f"ATTACH 'dbname=population user={user} host={host} port={port}' AS pg (TYPE postgres, READ_ONLY)")
+    con.load_extension(extension_path("postgres_scanner"))
+    dsn = f"dbname={server.database} user={server.user} host={server.host} port={server.port}"
+    con.execute(f"ATTACH '{dsn}' AS pg (TYPE postgres, READ_ONLY)")
     started = time.perf_counter()
     con.execute(f"COPY (SELECT * FROM pg.public.citizen) TO '{out}' (FORMAT parquet)")
     return time.perf_counter() - started
 
 
+def timed_ingest(cfg: Settings, engine_name: str, master: str | None = None) -> tuple[float, int]:
+    """Rows/s of a full refresh (after a warm-up load) with the named engine; returns (seconds, rows)."""
+    cfg = dataclasses.replace(cfg, ingest_engine=engine_name, spark_master=master or cfg.spark_master)
+    citizen = source_table("population", "citizen")
+    with open_engine(cfg, f"bench-full-{engine_name}") as engine:
+        ingest_table(engine, cfg, citizen, batch_version=1, full_refresh=True)  # warm-up: JVM, drivers
+        started = time.perf_counter()
+        result = ingest_table(engine, cfg, citizen, batch_version=2, full_refresh=True)
+        return time.perf_counter() - started, result.rows_read
+
+
 def main() -> None:
-    opts = args(__doc__ or "")
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--cluster", action="store_true", help="also run Spark on a standalone cluster")
+    opts, _ = ap.parse_known_args()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = settings(tmp)
         rows = seed_scaled(cfg, opts.rows)
-        citizen = source_table("population", "citizen")
-        spark = spark_session(cfg, "bench-full")
-        ingest_table(spark, cfg, citizen, batch_version=1)  # warm-up: JVM, JDBC driver, code paths
-        started = time.perf_counter()
-        result = ingest_table(spark, cfg, citizen, batch_version=2, full_refresh=True)
-        spark_s = time.perf_counter() - started
-        jvm_pid = spark.sparkContext._jvm.ProcessHandle.current().pid()
-        python_mb, jvm_mb = peak_rss_mb(jvm_pid)
-        spark.stop()
-        duck_s = min(duckdb_baseline(cfg.postgres_url, pathlib.Path(tmp) / f"d{i}.parquet") for i in range(2))
-    print(
-        f"rows {rows:,}: lakehouse ingest {spark_s:.2f} s ({result.rows_read / spark_s:,.0f} rows/s, "
-        f"{result.rows_quarantined} quarantined), DuckDB postgres_scanner {duck_s:.2f} s ({rows / duck_s:,.0f} rows/s)"
-    )
-    print(f"peak memory: Python driver {python_mb:,.0f} MB, Spark JVM {jvm_mb:,.0f} MB")
-    print(f"full ingest / DuckDB rows-per-second ratio: {(result.rows_read / spark_s) / (rows / duck_s):.2f}")
+        duck_s = min(duckdb_baseline(cfg, pathlib.Path(tmp) / f"d{i}.parquet") for i in range(2))
+        baseline = rows / duck_s
+        figures = {"duckdb": timed_ingest(cfg, "duckdb"), "spark local[2]": timed_ingest(cfg, "spark")}
+        if opts.cluster:
+            env = {**os.environ, "LAKEHOUSE_VAR": tmp, "SPARK_CLUSTER_PORT": CLUSTER_PORT}
+            env["SPARK_CLUSTER_UI_PORT"] = CLUSTER_UI
+            script = str(REPO_ROOT / "infra" / "spark_cluster.sh")
+            subprocess.run(["bash", script, "start"], env=env, check=True, capture_output=True)
+            try:
+                figures["spark cluster (2 workers)"] = timed_ingest(cfg, "spark", f"spark://127.0.0.1:{CLUSTER_PORT}")
+            finally:
+                subprocess.run(["bash", script, "stop"], env=env, check=False, capture_output=True)
+        python_mb, _ = peak_rss_mb()
+    print(f"rows {rows:,}; DuckDB postgres_scanner -> Parquet {duck_s:.2f} s ({baseline:,.0f} rows/s)")
+    for name, (seconds, n) in figures.items():
+        rate = n / seconds
+        print(f"lakehouse ingest, {name:<26} {seconds:6.2f} s ({rate:>10,.0f} rows/s) ratio {rate / baseline:.2f}")
+    print(f"peak memory of this process (DuckDB engine, driver): {python_mb:,.0f} MB")
+    seconds, n = figures[Settings.from_env().engine]
+    print(f"full ingest ({Settings.from_env().engine}) / DuckDB rows-per-second ratio: {n / seconds / baseline:.2f}")
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ class SourceTable:
 
     @property
     def source_label(self) -> str:
-        """Where rows came from, kept in bronze's `_source` audit column."""
+        """Where rows came from, recorded in each bronze commit's metadata."""
         schema = f"{self.db_schema}." if self.db_schema else ""
         return f"{self.server_type}:{self.database}.{schema}{self.table}"
 

@@ -62,6 +62,10 @@ def _render(tree: exp.Expression, dialect: str, columns: Mapping[str, str], curr
     placeholders: dict[str, str] = {}
 
     def swap(node: exp.Expression) -> exp.Expression:
+        if dialect != SOURCE_DIALECT and isinstance(node, exp.Anonymous):
+            parsed = _try_parse(node)
+            if parsed is not None:
+                return parsed
         if isinstance(node, exp.Column) and not node.table and node.name in columns:
             return exp.column(columns[node.name])
         if current_date is not None and isinstance(node, exp.CurrentDate):
@@ -73,6 +77,38 @@ def _render(tree: exp.Expression, dialect: str, columns: Mapping[str, str], curr
     for token, text in placeholders.items():
         sql = sql.replace(token, text)
     return sql
+
+
+def all_reasons(rules: tuple[QualityRule, ...], dialect: str) -> str:
+    """Every failed rule's reason joined by '; ' (contract order), NULL for a valid row: what ingestion
+    writes to `_quarantine_reason` (concat_ws skips NULLs in Spark SQL and DuckDB alike)."""
+    if not rules:
+        return "cast(null as string)" if dialect == "spark" else "cast(null as varchar)"
+    from sqlglot import exp
+
+    whens = ", ".join(
+        f"case when {failing_condition(r, dialect)} then {exp.Literal.string(r.reason).sql(dialect)} end" for r in rules
+    )
+    return f"nullif(concat_ws('; ', {whens}), '')"
+
+
+def _try_parse(node: exp.Expression) -> exp.Expression | None:
+    """Spark's try_to_date / try_to_timestamp (which sqlglot passes through by name) as the safe
+    string-to-date/timestamp parse every dialect can render (DuckDB: try_strptime)."""
+    from sqlglot import exp
+    from sqlglot.dialects.spark import Spark
+    from sqlglot.time import format_time
+
+    name = node.name.lower()
+    if name not in ("try_to_date", "try_to_timestamp") or len(node.expressions) != 2:
+        return None
+    value, fmt = node.expressions
+    if not isinstance(fmt, exp.Literal):
+        return None
+    # Spark's strict markers (%mstrict) are sqlglot's; strptime-style engines accept the plain codes
+    pattern = (format_time(fmt.name, Spark.TIME_MAPPING) or "").replace("strict", "")
+    kind = exp.StrToDate if name == "try_to_date" else exp.StrToTime
+    return kind(this=value.copy(), format=exp.Literal.string(pattern), safe=True)
 
 
 def reject_reason(

@@ -38,20 +38,12 @@ from data_contracts import source_tables
 from gateway import policy
 from gateway.grants import Grant, Ministry
 from lakehouse.core import lake, releases
+from lakehouse.core.duckdb_extensions import extension_path
 
 log = logging.getLogger(__name__)
 CATALOG = "lakehouse"
 PERSON_KEY_SUFFIX = "_pseudonym"  # silver's person keys (HMAC pseudonyms): re-keyed per recipient
 DEFAULT_RETENTION_HOURS = 168.0
-
-
-def delta_extension() -> str:
-    import duckdb_extension_delta
-
-    found = sorted(Path(duckdb_extension_delta.__file__).parent.rglob("delta.duckdb_extension"))
-    if not found:
-        raise RuntimeError("duckdb-extension-delta wheel has no delta.duckdb_extension; run make setup")
-    return str(found[-1])
 
 
 def _quote(name: str) -> str:
@@ -140,7 +132,7 @@ class MinistryEngine:
         catalog = folder / f"{CATALOG}.duckdb"
         self._build_catalog(catalog)
         self.db = duckdb.connect(str(catalog), read_only=True)
-        self.db.load_extension(delta_extension())
+        self.db.load_extension(extension_path("delta"))
         temp = work_dir / "tmp" / ministry.name
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(parents=True)
@@ -172,7 +164,7 @@ class MinistryEngine:
         path.unlink(missing_ok=True)
         con = duckdb.connect(str(path))
         try:
-            con.load_extension(delta_extension())
+            con.load_extension(extension_path("delta"))
             con.execute(_hmac_macro(b"catalog build only"))  # views bind the cursor's own macro at query time
             # silver_keys: the same views with person keys as stored, read only by statements that merely
             # compare keys (policy: joins, count DISTINCT), never named by a client (no such relation).

@@ -1,7 +1,7 @@
 """`lakehouse`: the data engineers' command-line tool. Every verb is driven by the contracts.
 
 lakehouse contracts                 list and validate every contract
-lakehouse ingest [--sector S]       sector tables -> bronze Delta (Spark)
+lakehouse ingest [--sector S]       sector tables -> bronze Delta (DuckDB scanners, or Spark on a cluster)
 lakehouse transform                 dbt build: bronze -> silver -> gold
 lakehouse publish [--dataset D] [--dry-run]  disclosure gate -> plan -> CKAN
 lakehouse disclosure audit          the intruder's audit of the release set (gold builds + earlier releases)
@@ -63,15 +63,12 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
             print(f"would ingest {t.source_label} -> {t.bronze_path(settings.lake_root)}")
         return 0
     from spark_jobs.ingest import ingest_table
-    from spark_jobs.session import spark_session
+    from spark_jobs.source import open_engine
 
-    spark = spark_session(settings, "lakehouse-ingest")
-    try:
+    with open_engine(settings) as engine:
         for t in tables:
-            result = ingest_table(spark, settings, t, batch_version=args.batch_version, full_refresh=args.full_refresh)
-            print(result.summary(), flush=True)
-    finally:
-        spark.stop()
+            result = ingest_table(engine, settings, t, batch_version=args.batch_version, full_refresh=args.full_refresh)
+            print(f"{engine.name:<6} {result.summary()}", flush=True)
     return 0
 
 

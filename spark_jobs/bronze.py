@@ -16,6 +16,7 @@ from lakehouse.core import commit, lake
 from spark_jobs.enforcement import REASON
 
 WATERMARK_KEY = "lakehouse.watermark_hi"
+WATERMARK_FROM_KEY = "lakehouse.watermark_lo"
 TOMBSTONE = "_tombstone"
 
 

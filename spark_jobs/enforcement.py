@@ -4,14 +4,14 @@ and the contract's row-level quality rules, which mark each failing row with its
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
-
-from data_contracts import PHYSICAL_TYPES, ContractError, QualityRule, SourceTable
-from data_contracts.quality import failing_condition
+from data_contracts import PHYSICAL_TYPES, ContractError, SourceTable
+from data_contracts.quality import all_reasons
 from lakehouse.core.errors import PermanentError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
 REASON = "_quarantine_reason"
@@ -21,23 +21,26 @@ class QualityThresholdExceeded(PermanentError):
     """Too many rows of a batch failed the contract's quality rules; bronze was not changed."""
 
 
-def check_columns(df: DataFrame, table: SourceTable) -> tuple[DataFrame, list[str]]:
-    """Apply the drift policy: missing or retyped contract columns always fail; columns the contract
-    lacks fail under `fail` and are kept (bronze evolves additively) under `evolve_additive`."""
-    found = {name.lower(): (name, dtype) for name, dtype in df.dtypes}
+def check_columns(found: list[tuple[str, str]], table: SourceTable) -> tuple[list[tuple[str, str]], list[str]]:
+    """Apply the drift policy to the source's columns (name, type in Spark SQL's vocabulary, which every
+    engine maps to): missing or retyped contract columns always fail; columns the contract lacks fail
+    under `fail` and are kept (bronze evolves additively) under `evolve_additive`.
+
+    Returns the columns to select as (source name, bronze name) and the new columns' names."""
+    by_name = {name.lower(): (name, dtype) for name, dtype in found}
     problems = []
     for col in table.columns:
-        if col.name.lower() not in found:
+        if col.name.lower() not in by_name:
             problems.append(f"column {col.name} ({col.physical_type}) is missing in the source")
             continue
-        actual = found[col.name.lower()][1].split("(")[0]
+        actual = by_name[col.name.lower()][1].split("(")[0]
         if actual not in PHYSICAL_TYPES[col.base_type]:
             problems.append(
-                f"column {col.name}: expected {col.physical_type} (Spark {'/'.join(PHYSICAL_TYPES[col.base_type])}), "
-                f"found {found[col.name.lower()][1]}"
+                f"column {col.name}: expected {col.physical_type} (one of {'/'.join(PHYSICAL_TYPES[col.base_type])}), "
+                f"found {by_name[col.name.lower()][1]}"
             )
     known = {c.name.lower() for c in table.columns}
-    extra = [found[k][0] for k in found if k not in known]
+    extra = [by_name[k][0] for k in by_name if k not in known]
     if extra and table.policy.drift_policy == "fail":
         problems.append(f"new column(s) {', '.join(extra)} not in the contract (driftPolicy fail)")
     if problems:
@@ -53,20 +56,14 @@ def check_columns(df: DataFrame, table: SourceTable) -> tuple[DataFrame, list[st
             ", ".join(extra),
             table.contract_path,
         )
-    selected = [F.col(found[c.name.lower()][0]).alias(c.name) for c in table.columns]
-    selected += [F.col(name).alias(name.lower()) for name in extra]
-    return df.select(*selected), [name.lower() for name in extra]
-
-
-def _rule_fails(rule: QualityRule) -> SparkColumn:
-    """The rule's failing condition as compiled once for every engine (data_contracts/quality.py)."""
-    return F.expr(failing_condition(rule, "spark"))
+    selected = [(by_name[c.name.lower()][0], c.name) for c in table.columns]
+    selected += [(name, name.lower()) for name in extra]
+    return selected, [name.lower() for name in extra]
 
 
 def with_quality(df: DataFrame, table: SourceTable) -> DataFrame:
-    """Adds `_quarantine_reason`: every failed rule of the row joined by '; ', NULL when clean."""
-    if not table.quality:
-        return df.withColumn(REASON, F.lit(None).cast("string"))
-    reasons = [F.when(_rule_fails(r), F.lit(r.reason)) for r in table.quality]
-    reason = F.concat_ws("; ", *reasons)
-    return df.withColumn(REASON, F.when(reason != "", reason))
+    """(Spark) Adds `_quarantine_reason`: every failed rule of the row joined by '; ', NULL when clean (the SQL
+    compiled once for every engine, data_contracts/quality.py)."""
+    from pyspark.sql import functions as F
+
+    return df.withColumn(REASON, F.expr(all_reasons(table.quality, "spark")))

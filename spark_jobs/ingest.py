@@ -1,11 +1,12 @@
-"""Contract-driven ingestion: one sector table -> bronze Delta, via Spark JDBC partitioned reads.
+"""Contract-driven ingestion: one sector table -> bronze Delta, through an engine (source.py): DuckDB's
+scanners on one machine, Spark JDBC on a cluster; the steps below are the same for both.
 
 A run is a batch with a version number (the DAG derives it from its run). For each table:
 1. plan: the watermark window (incremental: after the last committed high-water mark, up to the
-   source's current maximum) and the partition bounds, in one small query;
-2. read the window with partitioned JDBC; compare the source columns and types with the contract
-   and apply its drift policy;
-3. check the contract's quality rules row by row; Spark writes good rows and rejected rows (with
+   source's current maximum) and the partition bounds, in one small query at the source;
+2. the engine reads the window, compares the source columns and types with the contract and applies
+   its drift policy;
+3. it checks the contract's quality rules row by row and writes good rows and rejected rows (with
    their reasons) as Parquet, once;
 4. if the rejected share is over the contract's threshold, commit the quarantine only and fail:
    bronze stays at its version;
@@ -21,22 +22,27 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import to_arrow_schema
 
 from data_contracts import SourceTable
 from lakehouse.core import lake
 from lakehouse.core.commit import CommitResult, commit_parquet_files
 from lakehouse.core.settings import Settings
-from spark_jobs.bronze import WATERMARK_KEY, bronze_keys, last_watermark, merge_batch, parquet_rows, split_stage
-from spark_jobs.enforcement import REASON, QualityThresholdExceeded, check_columns, with_quality
-from spark_jobs.jdbc import plan_read, read_source, source_keys
-from spark_jobs.progress import progress
+from spark_jobs.bronze import (
+    WATERMARK_FROM_KEY,
+    WATERMARK_KEY,
+    bronze_keys,
+    last_watermark,
+    merge_batch,
+    parquet_rows,
+    split_stage,
+)
+from spark_jobs.enforcement import REASON, QualityThresholdExceeded
+from spark_jobs.source import SourceEngine, Stamp
 
 
 @dataclass
@@ -71,7 +77,7 @@ class IngestResult:
 
 
 def ingest_table(
-    spark: SparkSession,
+    engine: SourceEngine,
     settings: Settings,
     table: SourceTable,
     batch_version: int | None = None,
@@ -97,37 +103,22 @@ def ingest_table(
 
     incremental = table.policy.mode == "incremental" and lake.is_table(bronze) and not full_refresh
     result.mode = "incremental" if incremental else "full"
-    plan = plan_read(spark, settings, table, last_watermark(bronze) if incremental else None)
+    plan = engine.plan(settings, table, last_watermark(bronze) if incremental else None)
     result.watermark = (
         plan.watermark_lo.isoformat() if plan.watermark_lo else None,
         plan.watermark_hi.isoformat() if plan.watermark_hi else None,
     )
-    df, extra = check_columns(read_source(spark, settings, table, plan), table)
-    df = with_quality(df, table).withColumns(
-        {
-            "_batch_id": F.lit(batch_id),
-            "_ingested_at": F.current_timestamp(),
-            "_source": F.lit(table.source_label),
-            "_watermark_from": F.lit(plan.watermark_lo).cast("timestamp"),
-            "_watermark_to": F.lit(plan.watermark_hi).cast("timestamp"),
-        }
-    )
-    if table.policy.mode == "full" and table.policy.delete_detection == "soft_delete":
-        df = df.where(F.col(table.policy.soft_delete_column).isNull())
-
-    stage_dir = bronze / "_staging" / batch_id  # Spark's one pass, split by rule outcome below
+    stage_dir = bronze / "_staging" / batch_id  # the engine's one pass, split by rule outcome below
     good_dir = (bronze / "_staging" if incremental else bronze / "data") / f"{batch_id}-good"
     bad_dir = quarantine / "data" / batch_id
     metadata = {"batch_id": batch_id, "contract": table.contract_id, "source": table.source_label}
     if plan.watermark_hi is not None:
         metadata[WATERMARK_KEY] = plan.watermark_hi.isoformat()
-    row_schema = to_arrow_schema(df.drop(REASON).schema, timezone="UTC")
+    if plan.watermark_lo is not None:
+        metadata[WATERMARK_FROM_KEY] = plan.watermark_lo.isoformat()
     try:
-        # One pass over the JDBC read: partitioning by the reason puts clean rows (NULL reason) in the
-        # default partition, whose files hold exactly the bronze columns, and rejected rows in one folder
-        # per reason (the quarantine table is partitioned by it).
-        with progress(spark, f"{table.qualified_name}: reading", plan.expected_rows):
-            df.write.mode("error").partitionBy(REASON).parquet(str(stage_dir))
+        staged = engine.stage(settings, table, plan, Stamp(batch_id, datetime.now(UTC)), stage_dir)
+        extra, row_schema = staged.new_columns, staged.schema
         good, bad = split_stage(stage_dir, good_dir, bad_dir, row_schema)
         result.rows_written, result.rows_quarantined = parquet_rows(good), parquet_rows(bad)
         result.rows_read = result.rows_written + result.rows_quarantined
@@ -159,7 +150,7 @@ def ingest_table(
             batch = pa.concat_tables([pq.read_table(f) for f in good]) if good else row_schema.empty_table()
             gone = None
             if table.policy.delete_detection == "snapshot":
-                present = source_keys(spark, settings, table)
+                present = engine.keys(settings, table)
                 gone = bronze_keys(bronze, table.primary_key).join(
                     present, list(table.primary_key), join_type="left anti"
                 )

@@ -1,138 +1,95 @@
-"""Reading a sector table over JDBC with Spark: connection options from the contract's server, the
-planned watermark window and partition bounds, partitioned reads and key scans, with retries whose
-final error names the contract and the server."""
+"""The cluster engine: Spark JDBC reads of a sector table (partitioned on the contract's partition
+column), the contract's checks as Spark expressions, and one reason-partitioned Parquet write. Spark
+is the path for clusters (SPARK_MASTER=spark://...); on one machine DuckDB's scanners are faster
+(duckdb_scan.py). Both produce the same staged files for ingest.py."""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
-from urllib.parse import urlparse
+from pathlib import Path
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from data_contracts import SourceTable
-from lakehouse.core.errors import LakehouseError
 from lakehouse.core.settings import Settings
+from spark_jobs.enforcement import REASON, check_columns, with_quality
+from spark_jobs.progress import progress
+from spark_jobs.source import ReadPlan, Server, Staged, Stamp, plan_query, qualified, read_plan, with_retries
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 JDBC_FETCHSIZE = 10_000  # measured here: 1k-10k fastest; 50k slower
-
-
-class SourceUnavailable(LakehouseError):
-    """The sector database could not be read (after retries); a later retry may succeed."""
 
 
 def jdbc_options(settings: Settings, table: SourceTable) -> dict[str, str]:
     """JDBC URL, driver and credentials for the contract's server (credentials from the environment)."""
-    url = urlparse(settings.server_url(table.server_type))
-    host, port = url.hostname or "127.0.0.1", url.port
-    if table.server_type == "postgres":
-        opts = {"url": f"jdbc:postgresql://{host}:{port or 5432}/{table.database}", "driver": "org.postgresql.Driver"}
+    server = Server.of(settings, table)
+    if server.kind == "postgres":
+        opts = {
+            "url": f"jdbc:postgresql://{server.host}:{server.port}/{server.database}",
+            "driver": "org.postgresql.Driver",
+        }
     else:
         # measured here: jdbc:mariadb:// gets a no-op dialect that double-quotes identifiers; use the mysql scheme.
         opts = {
-            "url": f"jdbc:mysql://{host}:{port or 3306}/{table.database}?permitMysqlScheme",
+            "url": f"jdbc:mysql://{server.host}:{server.port}/{server.database}?permitMysqlScheme",
             "driver": "org.mariadb.jdbc.Driver",
         }
-    opts["user"] = url.username or ("postgres" if table.server_type == "postgres" else "root")
-    opts["password"] = url.password or ""
-    return opts
+    return {**opts, "user": server.user, "password": server.password}
 
 
-def _qualified(table: SourceTable) -> str:
-    return f"{table.db_schema}.{table.table}" if table.db_schema else table.table
+class SparkEngine:
+    name = "spark"
 
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
 
-def _literal(value: datetime) -> str:
-    return f"'{value.isoformat(sep=' ')}'"
+    def _query(self, settings: Settings, table: SourceTable, sql: str) -> DataFrame:
+        return self.spark.read.format("jdbc").options(**jdbc_options(settings, table)).option("query", sql).load()
 
+    def plan(self, settings: Settings, table: SourceTable, after: datetime | None) -> ReadPlan:
+        query = plan_query(table, after)
+        row = with_retries(settings, table, "plan a read of", lambda: self._query(settings, table, query).first())
+        return read_plan(table, after, row.asDict())
 
-def _with_retries(settings: Settings, table: SourceTable, what: str, fn: Callable[[], T]) -> T:
-    """Run a JDBC action, retrying transient failures; the final error names the server."""
-    attempts = max(1, settings.source_retries)
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except Exception as exc:  # py4j wraps every JDBC failure; its first line names the cause
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            if attempt == attempts:
-                raise SourceUnavailable(
-                    f"contract {table.contract_id}: cannot {what} {table.source_label} at "
-                    f"{jdbc_options(settings, table)['url']} after {attempts} attempt(s): {first}"
-                ) from exc
-            log.warning("%s: %s failed (attempt %d/%d): %s", table.qualified_name, what, attempt, attempts, first)
-            time.sleep(settings.source_retry_seconds * attempt)
-    raise AssertionError("unreachable")
-
-
-@dataclass(frozen=True)
-class ReadPlan:
-    where: str | None  # SQL predicate of the watermark window
-    watermark_lo: datetime | None
-    watermark_hi: datetime | None
-    bounds: tuple[int, int] | None
-    expected_rows: int
-
-
-def plan_read(spark: SparkSession, settings: Settings, table: SourceTable, after: datetime | None) -> ReadPlan:
-    """One small query: the window's upper watermark, partition bounds and row count."""
-    wm, pk = table.watermark_column, table.partition_column
-    incremental = table.policy.mode == "incremental" and wm
-    where = f"{wm} > {_literal(after)}" if incremental and after is not None else None
-    cols = ["COUNT(*) AS n"]
-    if pk:
-        cols += [f"MIN({pk}) AS lo", f"MAX({pk}) AS hi"]
-    if wm:
-        cols.append(f"MAX({wm}) AS wm")
-    query = f"SELECT {', '.join(cols)} FROM {_qualified(table)}" + (f" WHERE {where}" if where else "")
-    row = _with_retries(
-        settings,
-        table,
-        "plan a read of",
-        lambda: (
-            spark.read.format("jdbc").options(**jdbc_options(settings, table)).option("query", query).load().first()
-        ),
-    )
-    hi = row["wm"] if wm else None
-    if where and hi is not None:
-        where = f"{where} AND {wm} <= {_literal(hi)}"
-    bounds = (int(row["lo"]), int(row["hi"])) if pk and row["lo"] is not None else None
-    return ReadPlan(where, after if incremental else None, hi, bounds, int(row["n"]))
-
-
-def read_source(spark: SparkSession, settings: Settings, table: SourceTable, plan: ReadPlan) -> DataFrame:
-    """Partitioned JDBC read of the planned window."""
-    opts = jdbc_options(settings, table)
-    source = f"(SELECT * FROM {_qualified(table)} WHERE {plan.where}) src" if plan.where else _qualified(table)
-    reader = spark.read.format("jdbc").options(**opts).option("dbtable", source).option("fetchsize", JDBC_FETCHSIZE)
-    if plan.bounds is not None and table.policy.partitions > 1:
+    def _read(self, settings: Settings, table: SourceTable, plan: ReadPlan) -> DataFrame:
+        """Partitioned JDBC read of the planned window."""
+        source = f"(SELECT * FROM {qualified(table)} WHERE {plan.where}) src" if plan.where else qualified(table)
         reader = (
-            reader.option("partitionColumn", table.partition_column)
-            .option("lowerBound", plan.bounds[0])
-            .option("upperBound", plan.bounds[1] + 1)
-            .option("numPartitions", table.policy.partitions)
-        )
-    return _with_retries(settings, table, "read", reader.load)
-
-
-def source_keys(spark: SparkSession, settings: Settings, table: SourceTable) -> pa.Table:
-    """Every primary key in the source (for delete detection by anti-join)."""
-    keys = ", ".join(table.primary_key)
-    df = _with_retries(
-        settings,
-        table,
-        "read keys of",
-        lambda: (
-            spark.read.format("jdbc")
+            self.spark.read.format("jdbc")
             .options(**jdbc_options(settings, table))
-            .option("query", f"SELECT {keys} FROM {_qualified(table)}")
-            .load()
-        ),
-    )
-    return df.toArrow()
+            .option("dbtable", source)
+            .option("fetchsize", JDBC_FETCHSIZE)
+        )
+        if plan.bounds is not None and table.policy.partitions > 1:
+            reader = (
+                reader.option("partitionColumn", table.partition_column)
+                .option("lowerBound", plan.bounds[0])
+                .option("upperBound", plan.bounds[1] + 1)
+                .option("numPartitions", table.policy.partitions)
+            )
+        return with_retries(settings, table, "read", reader.load)
+
+    def stage(self, settings: Settings, table: SourceTable, plan: ReadPlan, stamp: Stamp, stage_dir: Path) -> Staged:
+        df = self._read(settings, table, plan)
+        selected, new_columns = check_columns(df.dtypes, table)
+        df = with_quality(df.select(*[F.col(src).alias(dst) for src, dst in selected]), table).withColumns(
+            {
+                "_batch_id": F.lit(stamp.batch_id),
+                "_ingested_at": F.lit(stamp.ingested_at).cast("timestamp"),
+            }
+        )
+        if table.policy.mode == "full" and table.policy.delete_detection == "soft_delete":
+            df = df.where(F.col(table.policy.soft_delete_column).isNull())
+        # One pass over the JDBC read: partitioning by the reason puts clean rows (NULL reason) in the
+        # default partition, whose files hold exactly the bronze columns, and rejected rows in one folder
+        # per reason (the quarantine table is partitioned by it).
+        with progress(self.spark, f"{table.qualified_name}: reading", plan.expected_rows):
+            df.write.mode("error").partitionBy(REASON).parquet(str(stage_dir))
+        return Staged(to_arrow_schema(df.drop(REASON).schema, timezone="UTC"), new_columns)
+
+    def keys(self, settings: Settings, table: SourceTable) -> pa.Table:
+        """Every primary key in the source (for delete detection by anti-join)."""
+        sql = f"SELECT {', '.join(table.primary_key)} FROM {qualified(table)}"
+        return with_retries(settings, table, "read keys of", lambda: self._query(settings, table, sql).toArrow())

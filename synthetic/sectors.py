@@ -280,6 +280,15 @@ def _ddl(table: SourceTable) -> str:
     return f"CREATE TABLE {table.table} ({cols})"
 
 
+def _indexes(table: SourceTable) -> list[str]:
+    """The indexes a source system has on its key and change timestamp (not unique: the registry
+    enforces no key). Incremental reads and read plans rely on them, as on a real source."""
+    cols = [("key", ", ".join(table.primary_key))] + (
+        [("changed", table.watermark_column)] if table.watermark_column else []
+    )
+    return [f"CREATE INDEX {table.table}_{name} ON {table.table} ({c})" for name, c in cols if c]
+
+
 def _load_postgres(settings: Settings, table: SourceTable, rows: list[dict[str, Any]]) -> None:
     base = settings.server_url("postgres")
     with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
@@ -292,6 +301,8 @@ def _load_postgres(settings: Settings, table: SourceTable, rows: list[dict[str, 
         with conn.cursor().copy(f"COPY {table.table} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([row[n] for n in names])
+        for ddl in _indexes(table):
+            conn.execute(ddl)
 
 
 def _mariadb_connect(settings: Settings, database: str | None = None) -> pymysql.Connection:
@@ -317,6 +328,8 @@ def _load_mariadb(settings: Settings, table: SourceTable, rows: list[dict[str, A
         sql = f"INSERT INTO {table.table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
         for start in range(0, len(rows), 5000):
             cur.executemany(sql, [tuple(r[n] for n in names) for r in rows[start : start + 5000]])
+        for ddl in _indexes(table):
+            cur.execute(ddl)
         conn.commit()
 
 

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb_extension_delta
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
@@ -27,16 +26,10 @@ from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import VARCHAR
 
 from lakehouse.core import commit
+from lakehouse.core.duckdb_extensions import extension_path
 
 KEY_ENV = "LAKEHOUSE_PSEUDONYM_KEY"
 MIN_KEY_LENGTH = 16
-
-
-def delta_extension_path() -> str:
-    found = sorted(Path(duckdb_extension_delta.__file__).parent.rglob("delta.duckdb_extension"))
-    if not found:
-        raise RuntimeError("duckdb-extension-delta wheel has no delta.duckdb_extension; reinstall the data venv")
-    return str(found[-1])
 
 
 def pseudonym_key() -> bytes:
@@ -64,7 +57,7 @@ class Plugin(BasePlugin):
         self._conn: DuckDBPyConnection | None = None
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        conn.load_extension(delta_extension_path())
+        conn.load_extension(extension_path("delta"))
         conn.create_function("hmac_sha256", hmac_udf(pseudonym_key()), [VARCHAR], VARCHAR, type="arrow")
         self._conn = conn
 

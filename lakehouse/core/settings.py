@@ -29,6 +29,9 @@ class Settings:
     spark_master: str
     ckan_url: str
     ckan_token_file: Path
+    # Ingestion engine: "duckdb" (the scanners, one machine), "spark" (JDBC, a cluster) or "auto":
+    # Spark when SPARK_MASTER names a cluster (spark://...), DuckDB otherwise.
+    ingest_engine: str = "auto"
     source_retries: int = 3
     source_retry_seconds: float = 2.0
     ckan_retries: int = 4  # retries of a CKAN call that found the portal unreachable or answering 5xx
@@ -62,6 +65,7 @@ class Settings:
             spark_master=_env("SPARK_MASTER", "local[2]"),
             ckan_url=_env("CKAN_URL", f"http://{ckan_host}:{_env('CKAN_PORT', '5000')}"),
             ckan_token_file=Path(_env("CKAN_API_TOKEN_FILE", str(var_dir / "ckan" / "api_token"))),
+            ingest_engine=_env("LAKEHOUSE_INGEST_ENGINE", "auto"),
             source_retries=int(_env("LAKEHOUSE_SOURCE_RETRIES", "3")),
             source_retry_seconds=float(_env("LAKEHOUSE_SOURCE_RETRY_SECONDS", "2")),
             ckan_retries=int(_env("CKAN_RETRIES", "4")),
@@ -84,6 +88,15 @@ class Settings:
             gateway_max_result_mb=float(_env("LAKEHOUSE_GATEWAY_MAX_RESULT_MB", "64")),
             gateway_auth_timeout_s=float(_env("LAKEHOUSE_GATEWAY_AUTH_TIMEOUT_S", "10")),
         )
+
+    @property
+    def engine(self) -> str:
+        """The ingestion engine this run uses (see `ingest_engine`)."""
+        if self.ingest_engine == "auto":
+            return "spark" if self.spark_master.startswith("spark://") else "duckdb"
+        if self.ingest_engine not in ("duckdb", "spark"):
+            raise ValueError(f"LAKEHOUSE_INGEST_ENGINE={self.ingest_engine!r}: expected auto, duckdb or spark")
+        return self.ingest_engine
 
     def server_url(self, server_type: str) -> str:
         """Base URL (no database) of the server kind a source contract names."""

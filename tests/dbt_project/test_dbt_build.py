@@ -35,7 +35,7 @@ ARROW = {
 
 def _schema(table: SourceTable) -> pa.Schema:
     cols = [(c.name, ARROW.get(c.physical_type or "", pa.string())) for c in table.columns]
-    audit = [("_batch_id", pa.string()), ("_ingested_at", pa.timestamp("us", tz="UTC")), ("_source", pa.string())]
+    audit = [("_batch_id", pa.string()), ("_ingested_at", pa.timestamp("us", tz="UTC"))]
     return pa.schema(cols + audit)
 
 
@@ -55,7 +55,6 @@ def _citizen(n: int, sex: int = 1, born: date = date(1996, 3, 1), **over: object
         "updated_at": AT,
         "_batch_id": "b1",
         "_ingested_at": AT,
-        "_source": "test",
     }
     return {**row, **over}
 

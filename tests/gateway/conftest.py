@@ -19,8 +19,8 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from gateway.engine import delta_extension
 from lakehouse.core import releases
+from lakehouse.core.duckdb_extensions import extension_path
 from lakehouse.core.settings import REPO_ROOT
 
 PROVINCES = ["01", "79", "48", "31"]
@@ -111,7 +111,7 @@ class GatewayProcess:
     def direct(self) -> duckdb.DuckDBPyConnection:
         """DuckDB on the same Delta tables, without the gateway: the reference answers."""
         con = duckdb.connect()
-        con.load_extension(delta_extension())
+        con.load_extension(extension_path("delta"))
         return con
 
     def append_residents(self, n: int, offset: int) -> None:

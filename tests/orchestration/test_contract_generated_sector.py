@@ -85,7 +85,7 @@ def _empty_bronze_for_the_other_sectors(env: dict[str, str], lake_root: Path) ->
     from data_contracts import source_tables  # the repo's own contracts (this process has no fixture dirs)
 
     assert "social.household_benefit" in listing.stdout
-    audit = [("_batch_id", pa.string()), ("_ingested_at", pa.timestamp("us", tz="UTC")), ("_source", pa.string())]
+    audit = [("_batch_id", pa.string()), ("_ingested_at", pa.timestamp("us", tz="UTC"))]
     for table in source_tables():
         schema = pa.schema([(c.name, ARROW.get(c.physical_type or "", pa.string())) for c in table.columns] + audit)
         write_deltalake(str(table.bronze_path(lake_root)), pa.Table.from_pylist([], schema=schema))

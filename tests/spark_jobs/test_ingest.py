@@ -1,4 +1,5 @@
-"""Spark JDBC ingestion from real PostgreSQL and MariaDB into bronze Delta, as the contracts say."""
+"""Ingestion from real PostgreSQL and MariaDB into bronze Delta, as the contracts say, through both
+engines: DuckDB's scanners (one machine, the default) and Spark JDBC (the cluster path), same code."""
 
 from __future__ import annotations
 
@@ -11,26 +12,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pymysql
 import pytest
 from deltalake import DeltaTable
-from pyspark.sql import SparkSession
 
 from data_contracts import ContractError, SourceTable, source_table, source_tables
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import REPO_ROOT, Settings
 from spark_jobs.enforcement import QualityThresholdExceeded
 from spark_jobs.ingest import ingest_table
-from spark_jobs.jdbc import SourceUnavailable
-from spark_jobs.session import spark_session
+from spark_jobs.source import SourceEngine, SourceUnavailable, open_engine
 from synthetic.sectors import change_citizens, seed
 
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    session = spark_session(Settings.from_env(), "test-ingest")
-    yield session
-    session.stop()
+@pytest.fixture(scope="module", params=["duckdb", "spark"])
+def engine(request: pytest.FixtureRequest) -> Iterator[SourceEngine]:
+    with open_engine(dataclasses.replace(Settings.from_env(), ingest_engine=request.param), "test-ingest") as opened:
+        assert opened.name == request.param
+        yield opened
 
 
 @pytest.fixture
@@ -71,10 +71,10 @@ def _sql(settings: Settings, table: SourceTable, *statements: str) -> None:
                 cur.execute(s)
 
 
-def test_full_load_splits_every_source_row_into_bronze_or_quarantine(spark, settings) -> None:
+def test_full_load_splits_every_source_row_into_bronze_or_quarantine(engine, settings) -> None:
     seed(settings, scale=400, dirty_share=0.05, seed=7)
     for table in source_tables():
-        result = ingest_table(spark, settings, table, batch_version=1)
+        result = ingest_table(engine, settings, table, batch_version=1)
         keys = list(table.primary_key)
         source = _source_rows(settings, table, keys)
         bronze = set(_lake_rows(table.bronze_path(settings.lake_root), keys))
@@ -82,22 +82,25 @@ def test_full_load_splits_every_source_row_into_bronze_or_quarantine(spark, sett
         assert bronze | quarantined == source and not bronze & quarantined, table.qualified_name
         assert (result.rows_written, result.rows_quarantined) == (len(bronze), len(quarantined))
         bronze_table, version = read_table(table.bronze_path(settings.lake_root))
-        audit = ["_batch_id", "_ingested_at", "_source", "_watermark_from", "_watermark_to"]
-        assert bronze_table.column_names == [c.name for c in table.columns] + audit
-        assert set(bronze_table["_source"].to_pylist()) == {table.source_label}
+        assert bronze_table.column_names == [c.name for c in table.columns] + ["_batch_id", "_ingested_at"]
+        assert bronze_table.schema.field("_ingested_at").type == pa.timestamp("us", tz="UTC")
+        assert len(set(bronze_table["_batch_id"].to_pylist())) == 1
         assert version == 0
+        # the batch's own facts are in its commit, once, not repeated on every row
+        commit = DeltaTable(str(table.bronze_path(settings.lake_root))).history(1)[0]
+        assert (commit["source"], commit["contract"]) == (table.source_label, table.contract_id)
     citizen = source_table("population", "citizen")
     reasons = read_table(citizen.quarantine_path(settings.lake_root))[0]["_quarantine_reason"].to_pylist()
     assert any("citizen_id_present" in r for r in reasons) and any("sex_code" in r for r in reasons)
 
 
-def test_incremental_applies_updates_inserts_and_deletes_exactly(spark, settings) -> None:
+def test_incremental_applies_updates_inserts_and_deletes_exactly(engine, settings) -> None:
     seed(settings, scale=400, dirty_share=0.0, seed=8)
     citizen = source_table("population", "citizen")
     columns = ["registry_id", "citizen_id", "phone", "updated_at"]
-    ingest_table(spark, settings, citizen, batch_version=1)
+    ingest_table(engine, settings, citizen, batch_version=1)
     change = change_citizens(settings, share=0.05, seed=3)
-    result = ingest_table(spark, settings, citizen, batch_version=2)
+    result = ingest_table(engine, settings, citizen, batch_version=2)
     assert result.mode == "incremental"
     assert result.rows_read == change.updated + change.inserted and result.rows_deleted == change.deleted
     expected = {(r[0], r[1], r[2], r[3]) for r in _source_rows(settings, citizen, columns)}
@@ -106,35 +109,35 @@ def test_incremental_applies_updates_inserts_and_deletes_exactly(spark, settings
     assert {(a, b, c, d.replace(tzinfo=None)) for a, b, c, d in bronze} == expected
     # a finished batch is never applied twice; a later batch with no source change commits nothing
     version = DeltaTable(str(citizen.bronze_path(settings.lake_root))).version()
-    assert ingest_table(spark, settings, citizen, batch_version=2).skipped
-    assert ingest_table(spark, settings, citizen, batch_version=3).rows_read == 0
+    assert ingest_table(engine, settings, citizen, batch_version=2).skipped
+    assert ingest_table(engine, settings, citizen, batch_version=3).rows_read == 0
     assert DeltaTable(str(citizen.bronze_path(settings.lake_root))).version() == version
 
 
-def test_soft_deletes_leave_bronze(spark, settings) -> None:
+def test_soft_deletes_leave_bronze(engine, settings) -> None:
     seed(settings, scale=400, dirty_share=0.0, seed=9)
     enrolment = source_table("education", "enrolment")
-    ingest_table(spark, settings, enrolment, batch_version=1)
+    ingest_table(engine, settings, enrolment, batch_version=1)
     _sql(settings, enrolment, "UPDATE enrolment SET deleted_at = now(), updated_at = now() WHERE enrolment_id <= 5")
-    result = ingest_table(spark, settings, enrolment, batch_version=2)
+    result = ingest_table(engine, settings, enrolment, batch_version=2)
     assert result.rows_deleted == 5
     keys = {k for (k,) in _lake_rows(enrolment.bronze_path(settings.lake_root), ["enrolment_id"])}
     live = {k for (k,) in _source_rows(settings, enrolment, ["enrolment_id"])} - set(range(1, 6))
     assert keys == live
 
 
-def test_added_column_evolves_bronze_when_the_contract_allows(spark, settings) -> None:
+def test_added_column_evolves_bronze_when_the_contract_allows(engine, settings) -> None:
     seed(settings, scale=300, dirty_share=0.0, seed=10)
     visits = source_table("health", "hospital_visit")
     assert visits.policy.drift_policy == "evolve_additive"
-    ingest_table(spark, settings, visits, batch_version=1)
+    ingest_table(engine, settings, visits, batch_version=1)
     _sql(
         settings,
         visits,
         "ALTER TABLE hospital_visit ADD COLUMN triage_level INT",
         "UPDATE hospital_visit SET triage_level = 2, updated_at = NOW() + INTERVAL 1 DAY WHERE visit_id <= 3",
     )
-    result = ingest_table(spark, settings, visits, batch_version=2)
+    result = ingest_table(engine, settings, visits, batch_version=2)
     assert result.evolved == ["triage_level"]
     bronze, _ = read_table(visits.bronze_path(settings.lake_root))
     levels = dict(zip(bronze["visit_id"].to_pylist(), bronze["triage_level"].to_pylist(), strict=True))
@@ -151,25 +154,25 @@ def test_added_column_evolves_bronze_when_the_contract_allows(spark, settings) -
     ],
     ids=["added", "dropped", "retyped", "renamed"],
 )
-def test_drift_fails_naming_contract_table_and_column(spark, settings, statement, message) -> None:
+def test_drift_fails_naming_contract_table_and_column(engine, settings, statement, message) -> None:
     seed(settings, scale=200, dirty_share=0.0, seed=11)
     citizen = source_table("population", "citizen")
     assert citizen.policy.drift_policy == "fail"
-    ingest_table(spark, settings, citizen, batch_version=1)
+    ingest_table(engine, settings, citizen, batch_version=1)
     _sql(settings, citizen, statement)
     with pytest.raises(ContractError, match=rf"urn:vn-lakehouse:source:population:citizen.*citizen.*{message}"):
-        ingest_table(spark, settings, citizen, batch_version=2, full_refresh=True)
+        ingest_table(engine, settings, citizen, batch_version=2, full_refresh=True)
     assert DeltaTable(str(citizen.bronze_path(settings.lake_root))).version() == 0
 
 
-def test_quarantine_threshold_leaves_bronze_at_its_version(spark, settings) -> None:
+def test_quarantine_threshold_leaves_bronze_at_its_version(engine, settings) -> None:
     seed(settings, scale=400, dirty_share=0.0, seed=12)
     citizen = source_table("population", "citizen")
-    ingest_table(spark, settings, citizen, batch_version=1)
+    ingest_table(engine, settings, citizen, batch_version=1)
     _sql(settings, citizen, "UPDATE citizen SET sex = 9, updated_at = now() WHERE registry_id <= 40")
     strict = dataclasses.replace(citizen, policy=dataclasses.replace(citizen.policy, quarantine_threshold=0.01))
     with pytest.raises(QualityThresholdExceeded, match=r"40 of \d+ rows .* failed quality rules"):
-        ingest_table(spark, settings, strict, batch_version=2, full_refresh=True)
+        ingest_table(engine, settings, strict, batch_version=2, full_refresh=True)
     assert DeltaTable(str(citizen.bronze_path(settings.lake_root))).version() == 0
     reasons = read_table(citizen.quarantine_path(settings.lake_root))[0]["_quarantine_reason"].to_pylist()
     assert reasons.count("sex_code: sex not in [1, 2]") == 40
@@ -197,7 +200,7 @@ def test_killed_ingestion_leaves_a_committed_version_and_rerun_completes(setting
     assert len(rows) == len(set(rows)) == len(_source_rows(settings, citizen, ["registry_id"]))
 
 
-def test_source_down_retries_then_names_the_server(spark, settings) -> None:
+def test_source_down_retries_then_names_the_server(engine, settings) -> None:
     down = dataclasses.replace(settings, postgres_url="postgresql://postgres@127.0.0.1:1")
     with pytest.raises(SourceUnavailable, match=r"population:citizen.*127.0.0.1:1/population after 2 attempt"):
-        ingest_table(spark, down, source_table("population", "citizen"), batch_version=1)
+        ingest_table(engine, down, source_table("population", "citizen"), batch_version=1)

@@ -1,0 +1,164 @@
+"""The single-machine engine: DuckDB's PostgreSQL and MySQL scanners (extension wheels) read the sector
+table Arrow-natively (PostgreSQL in parallel page ranges), the contract's checks run as the SQL
+compiled once for every engine, and one COPY writes reason-partitioned Parquet. Same staged files as
+the Spark engine (jdbc.py), which stays the path for clusters.
+
+Timestamps: DuckDB reads a source TIMESTAMP as naive; it is cast to TIMESTAMPTZ (UTC, as the sources
+store it and as Spark reads it with its session time zone UTC) so both engines write the same
+Parquet type (INT64 micros, adjusted to UTC) and bronze has one Delta `timestamp` type.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from data_contracts import SourceTable
+from data_contracts.quality import all_reasons
+from lakehouse.core.duckdb_extensions import extension_path
+from lakehouse.core.settings import Settings
+from spark_jobs.enforcement import REASON, check_columns
+from spark_jobs.source import ReadPlan, Server, Staged, Stamp, plan_query, qualified, read_plan, with_retries
+
+log = logging.getLogger(__name__)
+
+# DuckDB type -> the Spark SQL vocabulary the contracts' PHYSICAL_TYPES use
+SPARK_VOCABULARY = {
+    "BIGINT": "bigint",
+    "INTEGER": "int",
+    "SMALLINT": "smallint",
+    "TINYINT": "tinyint",
+    "VARCHAR": "string",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamp",
+    "BOOLEAN": "boolean",
+    "DOUBLE": "double",
+    "FLOAT": "float",
+    "DECIMAL": "decimal",
+    "BLOB": "binary",
+}
+
+
+def spark_type(duckdb_type: str) -> str:
+    base, _, args = duckdb_type.partition("(")
+    name = SPARK_VOCABULARY.get(base.strip(), base.strip().lower())
+    return f"{name}({args}" if args and name == "decimal" else name
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _timestamp(value: datetime | None) -> str:
+    if value is None:
+        return "CAST(NULL AS TIMESTAMPTZ)"
+    naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return f"CAST(TIMESTAMP '{naive.isoformat(sep=' ')}' AS TIMESTAMPTZ)"
+
+
+class DuckDBEngine:
+    name = "duckdb"
+
+    def __init__(self) -> None:
+        # insertion order is irrelevant to bronze; dropping it lets the scan and the writer run in parallel
+        self.con = duckdb.connect(config={"preserve_insertion_order": False})
+        self._attached: set[str] = set()
+        self._loaded: set[str] = set()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _attach(self, settings: Settings, table: SourceTable) -> tuple[Server, str]:
+        server = Server.of(settings, table)
+        alias = f"source_{server.kind}_{server.port}_{server.database}"
+        if alias not in self._attached:
+            extension = f"{server.kind}_scanner"
+            if extension not in self._loaded:
+                self.con.load_extension(extension_path(extension))
+                self._loaded.add(extension)
+            db_key = "dbname" if server.kind == "postgres" else "database"
+            dsn = f"host={server.host} port={server.port} user={server.user} {db_key}={server.database}"
+            if server.password:
+                dsn += f" password={server.password}"
+            self.con.execute(f"ATTACH {_literal(dsn)} AS {_quote(alias)} (TYPE {server.kind}, READ_ONLY)")
+            self._attached.add(alias)
+        return server, alias
+
+    def _pushed(self, settings: Settings, table: SourceTable, sql: str) -> str:
+        """A relation that runs `sql` at the source as written (aggregates and windows stay there)."""
+        server, alias = self._attach(settings, table)
+        return f"{server.kind}_query({_literal(alias)}, {_literal(sql)})"
+
+    def _relation(self, settings: Settings, table: SourceTable) -> str:
+        server, alias = self._attach(settings, table)
+        # the attached catalog caches table schemas: a column added or dropped since must be seen
+        self.con.execute("CALL pg_clear_cache()" if server.kind == "postgres" else "CALL mysql_clear_cache()")
+        parts = [alias, table.db_schema, table.table] if table.db_schema else [alias, table.table]
+        return ".".join(_quote(p) for p in parts)
+
+    def plan(self, settings: Settings, table: SourceTable, after: datetime | None) -> ReadPlan:
+        def run() -> dict:
+            # no COUNT(*): it would scan the table at the source only to size a progress bar
+            query = plan_query(table, after, count=False)
+            cur = self.con.execute(f"SELECT * FROM {self._pushed(settings, table, query)}")
+            names = [d[0].lower() for d in cur.description or []]
+            return dict(zip(names, cur.fetchone() or (), strict=True))
+
+        return read_plan(table, after, with_retries(settings, table, "plan a read of", run))
+
+    def stage(self, settings: Settings, table: SourceTable, plan: ReadPlan, stamp: Stamp, stage_dir: Path) -> Staged:
+        # A full read scans the attached table (parallel page ranges); a window runs at the source.
+        def source() -> tuple[str, list[tuple[str, str]]]:
+            relation = (
+                self._pushed(settings, table, f"SELECT * FROM {qualified(table)} WHERE {plan.where}")
+                if plan.where
+                else self._relation(settings, table)
+            )
+            return relation, [(r[0], r[1]) for r in self.con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+
+        relation, described = with_retries(settings, table, "read", source)
+        types = dict(described)
+        selected, new_columns = check_columns([(n, spark_type(t)) for n, t in described], table)
+        columns = ",\n  ".join(
+            (f"CAST({_quote(src)} AS TIMESTAMPTZ)" if types[src].startswith("TIMESTAMP") else _quote(src))
+            + f" AS {_quote(dst)}"
+            for src, dst in selected
+        )
+        where = ""
+        if table.policy.mode == "full" and table.policy.delete_detection == "soft_delete":
+            where = f"WHERE {_quote(table.policy.soft_delete_column or '')} IS NULL"
+        rows = f"""SELECT *,
+  {_literal(stamp.batch_id)} AS _batch_id,
+  {_timestamp(stamp.ingested_at)} AS _ingested_at,
+  {all_reasons(table.quality, "duckdb")} AS {REASON}
+FROM (SELECT {columns} FROM {relation}) {where}"""
+        schema = self.con.execute(f"SELECT * EXCLUDE ({REASON}) FROM ({rows}) LIMIT 0").fetch_arrow_table().schema
+        stage_dir.parent.mkdir(parents=True, exist_ok=True)  # DuckDB creates only the last folder
+        log.info("%s: reading about %d rows with DuckDB", table.qualified_name, plan.expected_rows)
+        with_retries(
+            settings,
+            table,
+            "read",
+            lambda: self.con.execute(
+                f"COPY ({rows}) TO {_literal(str(stage_dir))} (FORMAT parquet, PARTITION_BY ({REASON}), OVERWRITE)"
+            ),
+        )
+        return Staged(schema, new_columns)
+
+    def keys(self, settings: Settings, table: SourceTable) -> pa.Table:
+        """Every primary key in the source (for delete detection by anti-join)."""
+
+        def run() -> pa.Table:
+            keys = ", ".join(_quote(k) for k in table.primary_key)
+            return self.con.execute(f"SELECT {keys} FROM {self._relation(settings, table)}").fetch_arrow_table()
+
+        return with_retries(settings, table, "read keys of", run)
