@@ -1,6 +1,6 @@
-"""Bronze writes of one batch: the watermark the last batch recorded, the split of Spark's output into
-clean and rejected files, the keys bronze holds (delete detection) and the MERGE of an incremental
-batch with its tombstones. Commits go through lakehouse/core/commit.py."""
+"""Bronze writes of one batch: the watermark the last batch recorded, the split of the engine's output
+into clean and rejected files, and the tombstones of a change-log batch (lakehouse/core/changelog.py).
+Commits go through lakehouse/core/commit.py."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data_contracts import SourceTable
-from lakehouse.core import commit, lake
+from lakehouse.core import changelog, lake
+from lakehouse.core.changelog import TOMBSTONE
+from lakehouse.core.settings import Settings
 from spark_jobs.enforcement import REASON
+from spark_jobs.source import SourceEngine, Stamp
 
 WATERMARK_KEY = "lakehouse.watermark_hi"
 WATERMARK_FROM_KEY = "lakehouse.watermark_lo"
-TOMBSTONE = "_tombstone"
 
 
 def last_watermark(bronze: Path) -> datetime | None:
@@ -53,45 +55,43 @@ def parquet_rows(files: list[Path]) -> int:
     return sum(pq.read_metadata(f).num_rows for f in files)
 
 
-def bronze_keys(bronze: Path, keys: tuple[str, ...]) -> pa.Table:
-    """Every primary key bronze holds now (delete detection anti-joins it with the source's keys)."""
-    parts = [pq.read_table(u.removeprefix("file://"), columns=list(keys)) for u in lake.open_table(bronze).file_uris()]
-    return pa.concat_tables(parts) if parts else pa.table({k: pa.array([], pa.int64()) for k in keys})
+def deleted_keys(engine: SourceEngine, settings: Settings, table: SourceTable, bronze: Path) -> pa.Table:
+    """Keys bronze holds alive that the source no longer has (hard deletes)."""
+    keys = list(table.primary_key)
+    alive = changelog.read_current(bronze, keys, columns=keys)
+    present = engine.keys(settings, table)
+    present = present.cast(pa.schema([alive.schema.field(k) for k in keys]))
+    return alive.join(present, keys, join_type="left anti")
 
 
-def merge_batch(
-    bronze: Path,
-    table: SourceTable,
-    batch: pa.Table,
-    tombstone_keys: pa.Table | None,
-    app_id: str,
-    batch_version: int,
-    metadata: dict[str, str],
-) -> tuple[int, int, list[str]]:
-    """MERGE the batch into bronze on the primary key; tombstones (soft-deleted rows and keys gone from
-    the source) delete. Returns (version, rows deleted, columns added by additive evolution)."""
-    keys = table.primary_key
-    # Spark marks literal audit columns NOT NULL; tombstone rows carry NULLs there.
-    batch = batch.cast(pa.schema([f.with_nullable(True) for f in batch.schema]))
-    if table.policy.delete_detection == "soft_delete" and table.policy.soft_delete_column in batch.column_names:
-        batch = batch.append_column(TOMBSTONE, pc.is_valid(batch[table.policy.soft_delete_column]))
-    else:
-        batch = batch.append_column(TOMBSTONE, pa.array([False] * batch.num_rows, pa.bool_()))
-    if tombstone_keys is not None and tombstone_keys.num_rows:
-        gone = tombstone_keys.select(list(keys))
-        padding = {n: pa.nulls(gone.num_rows, batch.schema.field(n).type) for n in batch.column_names if n not in keys}
-        padding[TOMBSTONE] = pa.array([True] * gone.num_rows)
-        columns = {**{k: gone[k].cast(batch.schema.field(k).type) for k in keys}, **padding}
-        gone = pa.table([columns[n] for n in batch.column_names], schema=batch.schema)
-        batch = pa.concat_tables([batch, gone])
-    result = commit.merge(
-        bronze,
-        batch,
-        keys,
-        delete_flag=TOMBSTONE,
-        app_id=app_id,
-        batch_version=batch_version,
-        metadata=metadata,
-        ignore=(REASON,),
-    )
-    return result.table_version, result.rows_deleted, result.evolved
+def write_tombstones(path: Path, gone: pa.Table, schema: pa.Schema, stamp: Stamp) -> Path:
+    """One file of tombstones for the keys in `gone`: the key, the batch, NULL elsewhere."""
+    n, batch_id = gone.num_rows, stamp.batch_id
+    now = pa.scalar(stamp.ingested_at, schema.field("_ingested_at").type)
+    columns = []
+    for f in schema:
+        if f.name in gone.column_names:
+            columns.append(gone[f.name].cast(f.type))
+        elif f.name == "_batch_id":
+            columns.append(pa.array([batch_id] * n, f.type))
+        elif f.name == "_ingested_at":
+            columns.append(pa.array([now] * n, f.type))
+        elif f.name == TOMBSTONE:
+            columns.append(pa.array([True] * n, f.type))
+        else:
+            columns.append(pa.nulls(n, f.type))
+    pq.write_table(pa.table(columns, schema=nullable(schema)), path)
+    return path
+
+
+def tombstones(files: list[Path]) -> int:
+    """Tombstones among a change-log batch's files (soft-deleted rows and detected deletes)."""
+    total = 0
+    for f in files:
+        flags = pq.read_table(f, columns=[TOMBSTONE])[TOMBSTONE]
+        total += pc.sum(flags.cast(pa.int64())).as_py() or 0
+    return total
+
+
+def nullable(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_nullable(True) for f in schema])

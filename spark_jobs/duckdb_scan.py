@@ -19,10 +19,21 @@ import pyarrow as pa
 
 from data_contracts import SourceTable
 from data_contracts.quality import all_reasons
+from lakehouse.core.changelog import TOMBSTONE
 from lakehouse.core.duckdb_extensions import extension_path
 from lakehouse.core.settings import Settings
 from spark_jobs.enforcement import REASON, check_columns
-from spark_jobs.source import ReadPlan, Server, Staged, Stamp, plan_query, qualified, read_plan, with_retries
+from spark_jobs.source import (
+    ReadPlan,
+    Server,
+    Staged,
+    Stamp,
+    plan_query,
+    qualified,
+    read_plan,
+    soft_deleted,
+    with_retries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +79,16 @@ def _timestamp(value: datetime | None) -> str:
         return "CAST(NULL AS TIMESTAMPTZ)"
     naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
     return f"CAST(TIMESTAMP '{naive.isoformat(sep=' ')}' AS TIMESTAMPTZ)"
+
+
+def _utc(schema: pa.Schema) -> pa.Schema:
+    """DuckDB names its UTC zone Etc/UTC in Arrow; Parquet (and Spark) say UTC."""
+    return pa.schema(
+        [
+            f.with_type(pa.timestamp(f.type.unit, "UTC")) if pa.types.is_timestamp(f.type) and f.type.tz else f
+            for f in schema
+        ]
+    )
 
 
 class DuckDBEngine:
@@ -138,15 +159,19 @@ class DuckDBEngine:
             + f" AS {_quote(dst)}"
             for src, dst in selected
         )
-        where = ""
-        if table.policy.mode == "full" and table.policy.delete_detection == "soft_delete":
-            where = f"WHERE {_quote(table.policy.soft_delete_column or '')} IS NULL"
+        # A snapshot leaves soft-deleted rows out; a change-log batch keeps them as tombstones.
+        soft, where, tombstone = soft_deleted(table), "", ""
+        if soft and plan.where is None:
+            where = f"WHERE {_quote(soft)} IS NULL"
+        if stamp.change_log:
+            tombstone = f"{_quote(soft)} IS NOT NULL" if soft and plan.where else "false"
+            tombstone = f"\n  {tombstone} AS {TOMBSTONE},"
         rows = f"""SELECT *,
   {_literal(stamp.batch_id)} AS _batch_id,
-  {_timestamp(stamp.ingested_at)} AS _ingested_at,
+  {_timestamp(stamp.ingested_at)} AS _ingested_at,{tombstone}
   {all_reasons(table.quality, "duckdb")} AS {REASON}
 FROM (SELECT {columns} FROM {relation}) {where}"""
-        schema = self.con.execute(f"SELECT * EXCLUDE ({REASON}) FROM ({rows}) LIMIT 0").fetch_arrow_table().schema
+        schema = _utc(self.con.execute(f"SELECT * EXCLUDE ({REASON}) FROM ({rows}) LIMIT 0").to_arrow_table().schema)
         stage_dir.parent.mkdir(parents=True, exist_ok=True)  # DuckDB creates only the last folder
         log.info("%s: reading about %d rows with DuckDB", table.qualified_name, plan.expected_rows)
         with_retries(
@@ -164,6 +189,6 @@ FROM (SELECT {columns} FROM {relation}) {where}"""
 
         def run() -> pa.Table:
             keys = ", ".join(_quote(k) for k in table.primary_key)
-            return self.con.execute(f"SELECT {keys} FROM {self._relation(settings, table)}").fetch_arrow_table()
+            return self.con.execute(f"SELECT {keys} FROM {self._relation(settings, table)}").to_arrow_table()
 
         return with_retries(settings, table, "read keys of", run)

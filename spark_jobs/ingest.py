@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data_contracts import SourceTable
@@ -35,11 +34,12 @@ from lakehouse.core.settings import Settings
 from spark_jobs.bronze import (
     WATERMARK_FROM_KEY,
     WATERMARK_KEY,
-    bronze_keys,
+    deleted_keys,
     last_watermark,
-    merge_batch,
     parquet_rows,
     split_stage,
+    tombstones,
+    write_tombstones,
 )
 from spark_jobs.enforcement import REASON, QualityThresholdExceeded
 from spark_jobs.source import SourceEngine, Stamp
@@ -109,7 +109,7 @@ def ingest_table(
         plan.watermark_hi.isoformat() if plan.watermark_hi else None,
     )
     stage_dir = bronze / "_staging" / batch_id  # the engine's one pass, split by rule outcome below
-    good_dir = (bronze / "_staging" if incremental else bronze / "data") / f"{batch_id}-good"
+    good_dir = bronze / "data" / f"{batch_id}-good"
     bad_dir = quarantine / "data" / batch_id
     metadata = {"batch_id": batch_id, "contract": table.contract_id, "source": table.source_label}
     if plan.watermark_hi is not None:
@@ -117,7 +117,8 @@ def ingest_table(
     if plan.watermark_lo is not None:
         metadata[WATERMARK_FROM_KEY] = plan.watermark_lo.isoformat()
     try:
-        staged = engine.stage(settings, table, plan, Stamp(batch_id, datetime.now(UTC)), stage_dir)
+        stamp = Stamp(batch_id, datetime.now(UTC), change_log=table.policy.mode == "incremental")
+        staged = engine.stage(settings, table, plan, stamp, stage_dir)
         extra, row_schema = staged.new_columns, staged.schema
         good, bad = split_stage(stage_dir, good_dir, bad_dir, row_schema)
         result.rows_written, result.rows_quarantined = parquet_rows(good), parquet_rows(bad)
@@ -147,17 +148,24 @@ def ingest_table(
                 f"{table.policy.quarantine_threshold:.1%}; bronze left unchanged. Reasons are in {quarantine}."
             )
         if incremental:
-            batch = pa.concat_tables([pq.read_table(f) for f in good]) if good else row_schema.empty_table()
-            gone = None
-            if table.policy.delete_detection == "snapshot":
-                present = engine.keys(settings, table)
-                gone = bronze_keys(bronze, table.primary_key).join(
-                    present, list(table.primary_key), join_type="left anti"
+            good = [f for f in good if pq.read_metadata(f).num_rows]  # split_stage's empty placeholder
+            gone = (
+                deleted_keys(engine, settings, table, bronze) if table.policy.delete_detection == "snapshot" else None
+            )
+            if gone is not None and gone.num_rows:
+                good.append(write_tombstones(good_dir / "tombstones.parquet", gone, row_schema, stamp))
+            result.rows_deleted = tombstones(good)
+            if good:  # appended to the change log: no file of the table is rewritten
+                commit = commit_parquet_files(
+                    bronze,
+                    good,
+                    app_id=app_id,
+                    batch_version=batch_version,
+                    mode="append",
+                    evolve=table.policy.drift_policy == "evolve_additive",
+                    metadata=metadata,
                 )
-            if batch.num_rows or (gone is not None and gone.num_rows):
-                result.table_version, result.rows_deleted, result.evolved = merge_batch(
-                    bronze, table, batch, gone, app_id, batch_version, metadata
-                )
+                result.table_version, result.evolved = commit.table_version, extra
             else:  # nothing changed at the source: no commit (a rerun finds nothing either)
                 result.table_version = lake.version(bronze)
         else:
@@ -177,7 +185,5 @@ def ingest_table(
         raise
     finally:
         shutil.rmtree(stage_dir, ignore_errors=True)
-        if incremental:
-            shutil.rmtree(good_dir, ignore_errors=True)  # staging only: the MERGE wrote its own files
     result.seconds = time.monotonic() - started
     return result

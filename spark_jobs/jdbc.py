@@ -14,10 +14,21 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from data_contracts import SourceTable
+from lakehouse.core.changelog import TOMBSTONE
 from lakehouse.core.settings import Settings
 from spark_jobs.enforcement import REASON, check_columns, with_quality
 from spark_jobs.progress import progress
-from spark_jobs.source import ReadPlan, Server, Staged, Stamp, plan_query, qualified, read_plan, with_retries
+from spark_jobs.source import (
+    ReadPlan,
+    Server,
+    Staged,
+    Stamp,
+    plan_query,
+    qualified,
+    read_plan,
+    soft_deleted,
+    with_retries,
+)
 
 JDBC_FETCHSIZE = 10_000  # measured here: 1k-10k fastest; 50k slower
 
@@ -80,8 +91,12 @@ class SparkEngine:
                 "_ingested_at": F.lit(stamp.ingested_at).cast("timestamp"),
             }
         )
-        if table.policy.mode == "full" and table.policy.delete_detection == "soft_delete":
-            df = df.where(F.col(table.policy.soft_delete_column).isNull())
+        # A snapshot leaves soft-deleted rows out; a change-log batch keeps them as tombstones.
+        soft = soft_deleted(table)
+        if soft and plan.where is None:
+            df = df.where(F.col(soft).isNull())
+        if stamp.change_log:
+            df = df.withColumn(TOMBSTONE, F.col(soft).isNotNull() if soft and plan.where else F.lit(False))
         # One pass over the JDBC read: partitioning by the reason puts clean rows (NULL reason) in the
         # default partition, whose files hold exactly the bronze columns, and rejected rows in one folder
         # per reason (the quarantine table is partitioned by it).

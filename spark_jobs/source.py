@@ -115,6 +115,12 @@ class Stamp:
 
     batch_id: str
     ingested_at: datetime
+    change_log: bool = False  # incremental tables: rows carry `_tombstone` (lakehouse/core/changelog.py)
+
+
+def soft_deleted(table: SourceTable) -> str | None:
+    """The contract's soft-delete column, if deletes are marked in the source."""
+    return table.policy.soft_delete_column if table.policy.delete_detection == "soft_delete" else None
 
 
 @dataclass(frozen=True)

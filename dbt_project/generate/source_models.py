@@ -6,7 +6,7 @@ from __future__ import annotations
 from data_contracts import Column, ContractError, SourceTable
 from data_contracts.quality import reject_reason
 from dbt_project.generate.files import DBT_PROJECT, HEADER, PERSON, SQL_HEADER, rel, yaml_text
-from lakehouse.core import lake
+from lakehouse.core import changelog, lake
 
 # --- sources -------------------------------------------------------------------------------------
 
@@ -23,12 +23,19 @@ def _source_table(t: SourceTable) -> dict:
         if tests:
             col["data_tests"] = tests
         columns.append(col)
+    meta = {"ingestion_mode": t.policy.mode, "owner": t.owner or "", "freshness": t.freshness or ""}
+    if t.policy.mode == "incremental":  # bronze is a change log: the source is its current state
+        meta["external_location"] = changelog.current_sql(_delta_scan(t.table, t.sector), t.primary_key)
     return {
         "name": t.table,
         "description": f"Contract {t.contract_id} ({rel(t.contract_path)}).",
-        "meta": {"ingestion_mode": t.policy.mode, "owner": t.owner or "", "freshness": t.freshness or ""},
+        "meta": meta,
         "columns": columns,
     }
+
+
+def _delta_scan(name: str, sector: str) -> str:
+    return "delta_scan('{{ env_var('LAKE_ROOT') }}/" + lake.relative("bronze", sector, name) + "')"
 
 
 def sources(sector: str, tables: list[SourceTable]) -> str:
@@ -38,11 +45,7 @@ def sources(sector: str, tables: list[SourceTable]) -> str:
             {
                 "name": f"bronze_{sector}",
                 "description": f"Bronze Delta tables of the {sector} sector (raw values + audit columns).",
-                "meta": {
-                    "external_location": "delta_scan('{{ env_var('LAKE_ROOT') }}/"
-                    + lake.relative("bronze", sector, "{name}")
-                    + "')"
-                },
+                "meta": {"external_location": _delta_scan("{name}", sector)},
                 "tables": [_source_table(t) for t in sorted(tables, key=lambda t: t.table)],
             }
         ],

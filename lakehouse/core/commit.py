@@ -1,10 +1,9 @@
-"""Every commit to the lake goes through here (delta-rs): ingested Parquet files, MERGEs with their
-additive schema evolution, and dbt's table writes.
+"""Every commit to the lake goes through here (delta-rs): ingested Parquet files (bronze snapshots and
+change-log appends, quarantine) with additive schema evolution, and dbt's table writes.
 
-- commit_parquet_files: Spark writes Parquet in parallel; this reads the footers, builds add actions
+- commit_parquet_files: an engine writes Parquet in parallel; this reads the footers, builds add actions
   with statistics and commits them in ONE driver-side transaction, recording a `txn` action (app id +
   batch version) so a batch that was already committed is never committed twice.
-- merge: upsert/delete on key columns (incremental ingestion), adding new columns first.
 - overwrite: a whole table from a stream of record batches (dbt's `delta` materialization); a write
   whose contents equal what the table holds commits nothing, so a rebuild over unchanged inputs keeps
   its version and the publisher makes no new release.
@@ -124,6 +123,9 @@ def commit_parquet_files(
     actions, rows, schema = [], 0, None
     for f in sorted(files):
         stats, n, file_schema = file_stats(f)
+        # nullability is not compared: engines differ (Spark marks literals and NOT NULL source columns
+        # required) and a raw zone imposes no NOT NULL; the table's schema is all nullable
+        file_schema = pa.schema([fld.with_nullable(True) for fld in file_schema])
         schema = schema or file_schema
         if file_schema != schema:
             raise ValueError(f"Parquet files for {table_path} disagree on schema: {f}")
@@ -169,60 +171,6 @@ def commit_parquet_files(
         actions, mode=mode, schema=full_schema, partition_by=list(partition_by) or None, commit_properties=props
     )
     return CommitResult(lake.version(table_path) or 0, len(actions), rows, skipped=False)
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    table_version: int
-    rows_deleted: int
-    evolved: list[str]  # columns added to the table before the merge
-
-
-def evolve(table_path: Path, schema: pa.Schema, ignore: Sequence[str] = ()) -> list[str]:
-    """Add the columns `schema` has and the table lacks (committing data with them first would hide
-    them silently). Returns their names."""
-    dt = lake.open_table(table_path)
-    current = set(pa.schema(dt.schema().to_arrow()).names)
-    new = [f for f in schema if f.name not in current and f.name not in ignore]
-    if new:
-        dt.alter.add_columns(Schema.from_arrow(pa.schema(new)).fields)
-    return [f.name for f in new]
-
-
-def merge(
-    table_path: Path,
-    source: pa.Table,
-    keys: Sequence[str],
-    *,
-    delete_flag: str,
-    app_id: str,
-    batch_version: int,
-    metadata: dict[str, str],
-    ignore: Sequence[str] = (),
-) -> MergeResult:
-    """MERGE `source` into the table on `keys`: rows whose boolean `delete_flag` is true delete their
-    match, others update it or are inserted. New columns are added first; the commit carries
-    txn(app_id, batch_version) like every ingestion commit."""
-    evolved = evolve(table_path, source.schema, ignore=(delete_flag, *ignore))
-    columns = [n for n in source.column_names if n != delete_flag]
-    values = {n: f"s.{n}" for n in columns}
-    dt = lake.open_table(table_path)
-    metrics = (
-        dt.merge(
-            source=source,
-            predicate=" AND ".join(f"t.{k} = s.{k}" for k in keys),
-            source_alias="s",
-            target_alias="t",
-            commit_properties=CommitProperties(
-                custom_metadata=metadata, app_transactions=[Transaction(app_id, batch_version)]
-            ),
-        )
-        .when_matched_delete(predicate=f"s.{delete_flag}")
-        .when_matched_update(updates=values)
-        .when_not_matched_insert(updates=values, predicate=f"NOT s.{delete_flag}")
-        .execute()
-    )
-    return MergeResult(lake.version(table_path) or 0, int(metrics.get("num_target_rows_deleted", 0)), evolved)
 
 
 DIGEST_KEY = "lakehouse.content_digest"

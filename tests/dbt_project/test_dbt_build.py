@@ -13,30 +13,18 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable
 
-from data_contracts import SourceTable, dataset, source_tables
+from data_contracts import dataset, source_tables
 from dbt_project.runner import DBT_PROJECT, dbt_env, run_dbt
 from lakehouse.core import releases
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import Settings
 from publish.lineage import input_versions
+from tests.bronze import write_bronze
 
 KEY = "test-only-pseudonym-key-0123456789abcdef"
 AT = datetime(2026, 5, 1, tzinfo=UTC)
-ARROW = {
-    "bigint": pa.int64(),
-    "smallint": pa.int16(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "datetime": pa.timestamp("us", tz="UTC"),
-}
-
-
-def _schema(table: SourceTable) -> pa.Schema:
-    cols = [(c.name, ARROW.get(c.physical_type or "", pa.string())) for c in table.columns]
-    audit = [("_batch_id", pa.string()), ("_ingested_at", pa.timestamp("us", tz="UTC"))]
-    return pa.schema(cols + audit)
 
 
 def _citizen(n: int, sex: int = 1, born: date = date(1996, 3, 1), **over: object) -> dict:
@@ -86,7 +74,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> Setti
     settings = dataclasses.replace(Settings.from_env(), var_dir=var, lake_root=var / "lake")
     for table in source_tables():
         rows = CITIZENS if table.qualified_name == "population.citizen" else []
-        write_deltalake(str(table.bronze_path(settings.lake_root)), pa.Table.from_pylist(rows, schema=_schema(table)))
+        write_bronze(settings.lake_root, table, rows)
     monkeypatch_module.setenv("LAKEHOUSE_PSEUDONYM_KEY", KEY)
     monkeypatch_module.setenv("DBT_DUCKDB_PATH", str(var / "dbt.duckdb"))
     assert run_dbt(settings, extra_vars={"reference_date": "2026-07-01"}) == 0

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import ckanapi
 import psycopg
-import pyarrow as pa
 import pytest
 import requests
-from deltalake import write_deltalake
 
 from data_contracts import datasets
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import REPO_ROOT, Settings
+from tests.bronze import write_bronze
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "contracts_social"
 SEEDS = REPO_ROOT / "dbt_project" / "seeds" / "admin_units"
@@ -73,9 +72,6 @@ def social_source() -> list[tuple]:
     return rows
 
 
-ARROW = {"bigint": pa.int64(), "smallint": pa.int16(), "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC")}
-
-
 def _empty_bronze_for_the_other_sectors(env: dict[str, str], lake_root: Path) -> None:
     """The dbt project builds every sector: the others get empty bronze tables (their ingestion is tested
     elsewhere), so the run is about the generated sector alone."""
@@ -85,10 +81,8 @@ def _empty_bronze_for_the_other_sectors(env: dict[str, str], lake_root: Path) ->
     from data_contracts import source_tables  # the repo's own contracts (this process has no fixture dirs)
 
     assert "social.household_benefit" in listing.stdout
-    audit = [("_batch_id", pa.string()), ("_ingested_at", pa.timestamp("us", tz="UTC"))]
     for table in source_tables():
-        schema = pa.schema([(c.name, ARROW.get(c.physical_type or "", pa.string())) for c in table.columns] + audit)
-        write_deltalake(str(table.bronze_path(lake_root)), pa.Table.from_pylist([], schema=schema))
+        write_bronze(lake_root, table, [])
 
 
 def _dags_test(dag_id: str, env: dict[str, str]) -> None:

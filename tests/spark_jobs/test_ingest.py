@@ -18,6 +18,7 @@ import pytest
 from deltalake import DeltaTable
 
 from data_contracts import ContractError, SourceTable, source_table, source_tables
+from lakehouse.core.changelog import read_current
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import REPO_ROOT, Settings
 from spark_jobs.enforcement import QualityThresholdExceeded
@@ -41,7 +42,10 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def _source_rows(settings: Settings, table: SourceTable, columns: list[str]) -> set[tuple]:
+    """The live rows: a soft-deleted row is deleted."""
     sql = f"SELECT {', '.join(columns)} FROM {table.table}"
+    if table.policy.delete_detection == "soft_delete":
+        sql += f" WHERE {table.policy.soft_delete_column} IS NULL"
     if table.server_type == "postgres":
         with psycopg.connect(f"{settings.postgres_url}/{table.database}") as conn:
             return {tuple(r) for r in conn.execute(sql).fetchall()}
@@ -50,10 +54,11 @@ def _source_rows(settings: Settings, table: SourceTable, columns: list[str]) -> 
         return {tuple(r) for r in cur.fetchall()}
 
 
-def _lake_rows(path: Path, columns: list[str]) -> list[tuple]:
+def _lake_rows(path: Path, columns: list[str], keys: list[str] | None = None) -> list[tuple]:
+    """Rows of a lake table; of a bronze change log, the current ones (keys given)."""
     if not DeltaTable.is_deltatable(str(path)):
         return []
-    table, _ = read_table(path)
+    table = read_current(path, keys) if keys else read_table(path)[0]
     return list(zip(*[table[c].to_pylist() for c in columns], strict=True))
 
 
@@ -77,12 +82,13 @@ def test_full_load_splits_every_source_row_into_bronze_or_quarantine(engine, set
         result = ingest_table(engine, settings, table, batch_version=1)
         keys = list(table.primary_key)
         source = _source_rows(settings, table, keys)
-        bronze = set(_lake_rows(table.bronze_path(settings.lake_root), keys))
+        bronze = set(_lake_rows(table.bronze_path(settings.lake_root), keys, keys))
         quarantined = set(_lake_rows(table.quarantine_path(settings.lake_root), keys))
         assert bronze | quarantined == source and not bronze & quarantined, table.qualified_name
         assert (result.rows_written, result.rows_quarantined) == (len(bronze), len(quarantined))
         bronze_table, version = read_table(table.bronze_path(settings.lake_root))
-        assert bronze_table.column_names == [c.name for c in table.columns] + ["_batch_id", "_ingested_at"]
+        change_log = ["_tombstone"] if table.policy.mode == "incremental" else []
+        assert bronze_table.column_names == [c.name for c in table.columns] + ["_batch_id", "_ingested_at"] + change_log
         assert bronze_table.schema.field("_ingested_at").type == pa.timestamp("us", tz="UTC")
         assert len(set(bronze_table["_batch_id"].to_pylist())) == 1
         assert version == 0
@@ -104,7 +110,7 @@ def test_incremental_applies_updates_inserts_and_deletes_exactly(engine, setting
     assert result.mode == "incremental"
     assert result.rows_read == change.updated + change.inserted and result.rows_deleted == change.deleted
     expected = {(r[0], r[1], r[2], r[3]) for r in _source_rows(settings, citizen, columns)}
-    bronze = _lake_rows(citizen.bronze_path(settings.lake_root), columns)
+    bronze = _lake_rows(citizen.bronze_path(settings.lake_root), columns, ["registry_id"])
     assert len(bronze) == len(set(bronze))
     assert {(a, b, c, d.replace(tzinfo=None)) for a, b, c, d in bronze} == expected
     # a finished batch is never applied twice; a later batch with no source change commits nothing
@@ -121,7 +127,7 @@ def test_soft_deletes_leave_bronze(engine, settings) -> None:
     _sql(settings, enrolment, "UPDATE enrolment SET deleted_at = now(), updated_at = now() WHERE enrolment_id <= 5")
     result = ingest_table(engine, settings, enrolment, batch_version=2)
     assert result.rows_deleted == 5
-    keys = {k for (k,) in _lake_rows(enrolment.bronze_path(settings.lake_root), ["enrolment_id"])}
+    keys = {k for (k,) in _lake_rows(enrolment.bronze_path(settings.lake_root), ["enrolment_id"], ["enrolment_id"])}
     live = {k for (k,) in _source_rows(settings, enrolment, ["enrolment_id"])} - set(range(1, 6))
     assert keys == live
 
@@ -139,7 +145,7 @@ def test_added_column_evolves_bronze_when_the_contract_allows(engine, settings) 
     )
     result = ingest_table(engine, settings, visits, batch_version=2)
     assert result.evolved == ["triage_level"]
-    bronze, _ = read_table(visits.bronze_path(settings.lake_root))
+    bronze = read_current(visits.bronze_path(settings.lake_root), ["visit_id"])
     levels = dict(zip(bronze["visit_id"].to_pylist(), bronze["triage_level"].to_pylist(), strict=True))
     assert levels[1] == 2 and levels[10] is None
 
