@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
+import os
 import resource
 from pathlib import Path
 
@@ -17,7 +19,19 @@ def args(description: str) -> argparse.Namespace:
 
 
 def settings(tmp: str) -> Settings:
-    return dataclasses.replace(Settings.from_env(), lake_root=Path(tmp) / "lake")
+    """Settings for a lake in `tmp`; its replication slots (change data capture) go with the process."""
+    cfg = dataclasses.replace(
+        Settings.from_env(), lake_root=Path(tmp) / "lake", cdc_slot_prefix=f"lakehouse_b{os.getpid()}"
+    )
+    os.environ["LAKEHOUSE_CDC_SLOT_PREFIX"] = cfg.cdc_slot_prefix  # subprocesses too
+    atexit.register(_drop_slots, cfg)
+    return cfg
+
+
+def _drop_slots(cfg: Settings) -> None:
+    from spark_jobs.cdc import drop_slots
+
+    drop_slots(cfg, cfg.cdc_slot_prefix + "_")
 
 
 def peak_rss_mb(jvm_pid: int | None = None) -> tuple[float, float]:

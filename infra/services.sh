@@ -15,6 +15,29 @@ wait_for() {  # name, check function
   echo "[services] $1 did not come up; see its log under /var/log" >&2; return 1
 }
 
+# Change data capture (spark_jobs/cdc.py) reads deletes from the write-ahead log: wal_level logical,
+# and a cap on the WAL a forgotten replication slot may hold. Local server only; restarts it once.
+pg_logical_decoding() {
+  [ "$PG_HOST" = 127.0.0.1 ] && command -v pg_ctlcluster >/dev/null || return 0
+  local q=(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -Atqc)
+  # this server build lists the output plugins it allows; wal2json must be one
+  local allowed
+  allowed=$("${q[@]}" "SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries'")
+  if [ -n "$allowed" ] && [[ "$allowed" != *wal2json* ]]; then
+    # a list setting: one quoted item per library
+    local items
+    items=$(printf "'%s', " $(echo "$allowed" | tr -d '",' ))
+    "${q[@]}" "ALTER SYSTEM SET output_plugin_libraries = ${items}'wal2json'"
+    "${q[@]}" "SELECT pg_reload_conf()" >/dev/null
+  fi
+  [ "$("${q[@]}" 'SHOW wal_level')" = logical ] && return 0
+  echo "[services] PostgreSQL: wal_level=logical (restart)"
+  psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM SET wal_level = logical" \
+    -c "ALTER SYSTEM SET max_slot_wal_keep_size = '2GB'" -c "ALTER SYSTEM SET max_replication_slots = 32"
+  for v in $(ls /etc/postgresql); do pg_ctlcluster --skip-systemctl-redirect "$v" main restart; done
+  wait_for PostgreSQL pg_up
+}
+
 start() {
   if ! pg_up; then
     echo "[services] starting PostgreSQL"
@@ -23,6 +46,7 @@ start() {
     fi
     wait_for PostgreSQL pg_up
   fi
+  pg_logical_decoding
   if ! maria_up; then
     echo "[services] starting MariaDB"
     mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true

@@ -13,18 +13,20 @@ mkdir -p "$CACHE/venvs"
 log() { printf '[setup] %s\n' "$*"; }
 
 # --- 1. Debian packages --------------------------------------------------------------------------
-need=()
-for pkg in openjdk-17-jre-headless libpostgresql-jdbc-java libmariadb-java postgresql \
-           mariadb-server redis-server libpq-dev gcc python3-dev \
-           chromium chromium-driver; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if ((${#need[@]})); then
+install_missing() {
+  local need=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+  ((${#need[@]})) || return 0
   log "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+}
+install_missing openjdk-17-jre-headless libpostgresql-jdbc-java libmariadb-java postgresql \
+  mariadb-server redis-server libpq-dev gcc python3-dev chromium chromium-driver
+# wal2json: the logical-decoding plugin change data capture reads deletes with (spark_jobs/cdc.py),
+# built for the installed PostgreSQL major version
+install_missing "postgresql-$(ls /usr/lib/postgresql | sort -n | tail -1)-wal2json"
 
 # --- 2. services ----------------------------------------------------------------------------------
 bash infra/services.sh start

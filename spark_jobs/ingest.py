@@ -31,6 +31,7 @@ from data_contracts import SourceTable
 from lakehouse.core import lake
 from lakehouse.core.commit import CommitResult, commit_parquet_files
 from lakehouse.core.settings import Settings
+from spark_jobs import cdc
 from spark_jobs.bronze import (
     WATERMARK_FROM_KEY,
     WATERMARK_KEY,
@@ -116,6 +117,18 @@ def ingest_table(
         metadata[WATERMARK_KEY] = plan.watermark_hi.isoformat()
     if plan.watermark_lo is not None:
         metadata[WATERMARK_FROM_KEY] = plan.watermark_lo.isoformat()
+    # Deletes from the source's change log where it offers one: read before the rows (see spark_jobs/cdc.py)
+    change_log_deletes = table.policy.mode == "incremental" and table.policy.delete_detection == "snapshot"
+    capture = cdc.Deletes.of(settings, table) if change_log_deletes else None
+    gone, slot, advance_to = None, None, None
+    if capture is not None:
+        slot, lsn = cdc.recorded(bronze)
+        if incremental and lsn and capture.usable(slot):
+            gone, advance_to = capture.deletes(slot, after=lsn)
+            metadata[cdc.LSN_KEY] = advance_to
+        else:  # a snapshot, or no usable slot: a new one from now; this batch compares keys
+            slot, metadata[cdc.LSN_KEY] = capture.restart()
+        metadata[cdc.SLOT_KEY] = slot
     try:
         stamp = Stamp(batch_id, datetime.now(UTC), change_log=table.policy.mode == "incremental")
         staged = engine.stage(settings, table, plan, stamp, stage_dir)
@@ -149,9 +162,8 @@ def ingest_table(
             )
         if incremental:
             good = [f for f in good if pq.read_metadata(f).num_rows]  # split_stage's empty placeholder
-            gone = (
-                deleted_keys(engine, settings, table, bronze) if table.policy.delete_detection == "snapshot" else None
-            )
+            if gone is None and table.policy.delete_detection == "snapshot":
+                gone = deleted_keys(engine, settings, table, bronze)  # no change data capture: compare keys
             if gone is not None and gone.num_rows:
                 good.append(write_tombstones(good_dir / "tombstones.parquet", gone, row_schema, stamp))
             result.rows_deleted = tombstones(good)
@@ -168,6 +180,8 @@ def ingest_table(
                 result.table_version, result.evolved = commit.table_version, extra
             else:  # nothing changed at the source: no commit (a rerun finds nothing either)
                 result.table_version = lake.version(bronze)
+            if capture is not None and slot and advance_to is not None:
+                capture.advance(slot, advance_to)  # after the commit: a crash before it replays, skipped by LSN
         else:
             commit: CommitResult = commit_parquet_files(
                 bronze,

@@ -42,15 +42,21 @@ class Server:
 
     @classmethod
     def of(cls, settings: Settings, table: SourceTable) -> Server:
-        url = urlparse(settings.server_url(table.server_type))
         postgres = table.server_type == "postgres"
         return cls(
-            "postgres" if postgres else "mysql",
+            "postgres" if postgres else "mysql", *cls.of_url(settings.server_url(table.server_type)), table.database
+        )
+
+    @staticmethod
+    def of_url(base_url: str) -> tuple[str, int, str, str]:
+        """(host, port, user, password) of a server URL, with each kind's defaults."""
+        url = urlparse(base_url)
+        postgres = url.scheme.startswith("postgres")
+        return (
             url.hostname or "127.0.0.1",
             url.port or (5432 if postgres else 3306),
             url.username or ("postgres" if postgres else "root"),
             url.password or "",
-            table.database,
         )
 
     @property

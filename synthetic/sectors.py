@@ -303,6 +303,8 @@ def _load_postgres(settings: Settings, table: SourceTable, rows: list[dict[str, 
                 copy.write_row([row[n] for n in names])
         for ddl in _indexes(table):
             conn.execute(ddl)
+        # deletes carry the whole old row in the WAL: what change data capture needs without a primary key
+        conn.execute(f"ALTER TABLE {table.table} REPLICA IDENTITY FULL")
 
 
 def _mariadb_connect(settings: Settings, database: str | None = None) -> pymysql.Connection:

@@ -54,6 +54,36 @@ def _any_free_port() -> str:
         return str(s.getsockname()[1])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cdc_slots() -> Iterator[str]:
+    """Replication slots (change data capture) of this session's lakes carry its own prefix and are
+    dropped at the end; those of earlier sessions that died are dropped at the start."""
+    from lakehouse.core.settings import Settings
+
+    try:
+        from spark_jobs.cdc import drop_slots
+    except ImportError:  # the Airflow virtualenv's tests ingest nothing
+        yield ""
+        return
+    for name in _session_slots():
+        if not Path(f"/proc/{name.split('_')[1].removeprefix('t')}").exists():
+            drop_slots(Settings.from_env(), name)
+    prefix = f"lakehouse_t{os.getpid()}"
+    os.environ["LAKEHOUSE_CDC_SLOT_PREFIX"] = prefix  # subprocesses (CLI, Airflow tasks) inherit it
+    yield prefix
+    drop_slots(Settings.from_env(), prefix + "_")
+
+
+def _session_slots() -> list[str]:
+    import psycopg
+
+    from lakehouse.core.settings import Settings
+
+    with psycopg.connect(f"{Settings.from_env().postgres_url}/postgres") as conn:
+        rows = conn.execute(r"SELECT slot_name FROM pg_replication_slots WHERE slot_name ~ '^lakehouse_t[0-9]+_'")
+        return [r[0] for r in rows.fetchall()]
+
+
 @pytest.fixture(scope="session")
 def ckan_portal() -> Iterator[CkanTestServer]:
     """A real CKAN 2.12 (+ test-only Solr stand-in) for the session. A portal this folder left running

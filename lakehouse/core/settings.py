@@ -32,6 +32,9 @@ class Settings:
     # Ingestion engine: "duckdb" (the scanners, one machine), "spark" (JDBC, a cluster) or "auto":
     # Spark when SPARK_MASTER names a cluster (spark://...), DuckDB otherwise.
     ingest_engine: str = "auto"
+    # Change data capture of deletes where the source offers it (spark_jobs/cdc.py); slot name prefix.
+    cdc: bool = True
+    cdc_slot_prefix: str = "lakehouse"
     source_retries: int = 3
     source_retry_seconds: float = 2.0
     ckan_retries: int = 4  # retries of a CKAN call that found the portal unreachable or answering 5xx
@@ -66,6 +69,8 @@ class Settings:
             ckan_url=_env("CKAN_URL", f"http://{ckan_host}:{_env('CKAN_PORT', '5000')}"),
             ckan_token_file=Path(_env("CKAN_API_TOKEN_FILE", str(var_dir / "ckan" / "api_token"))),
             ingest_engine=_env("LAKEHOUSE_INGEST_ENGINE", "auto"),
+            cdc=_env("LAKEHOUSE_CDC", "1") not in ("0", "false", "no"),
+            cdc_slot_prefix=_env("LAKEHOUSE_CDC_SLOT_PREFIX", "lakehouse"),
             source_retries=int(_env("LAKEHOUSE_SOURCE_RETRIES", "3")),
             source_retry_seconds=float(_env("LAKEHOUSE_SOURCE_RETRY_SECONDS", "2")),
             ckan_retries=int(_env("CKAN_RETRIES", "4")),
