@@ -1,4 +1,4 @@
-"""Shared set-up for the ingestion benchmarks: a scaled population table and a Spark session."""
+"""Shared set-up for the benchmarks: settings for a lake of their own, the benchmark CKAN portal, peak memory."""
 
 from __future__ import annotations
 
@@ -7,9 +7,28 @@ import atexit
 import dataclasses
 import os
 import resource
+import subprocess
 from pathlib import Path
 
-from lakehouse.core.settings import Settings
+from lakehouse.core.settings import REPO_ROOT, Settings
+
+PORTAL_ENV = {
+    "CKAN_PORT": os.environ.get("BENCH_CKAN_PORT", "5077"),
+    "SOLR_PORT": os.environ.get("BENCH_SOLR_PORT", "8977"),
+    "CKAN_DB": "ckan_bench_portal",
+    "CKAN_DIR": str(REPO_ROOT / "var" / "ckan-bench"),
+}
+
+
+def portal() -> tuple[str, str]:
+    """The benchmarks' own CKAN portal (started when down, left running): (url, API token)."""
+    env = {**os.environ, **PORTAL_ENV}
+    env.pop("CKAN_URL", None)
+    script = str(REPO_ROOT / "infra" / "ckan.sh")
+    subprocess.run(["bash", script, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+    url = subprocess.run(["bash", script, "url"], env=env, check=True, capture_output=True, text=True).stdout
+    token = subprocess.run(["bash", script, "token"], env=env, check=True, capture_output=True, text=True).stdout
+    return url.strip(), token.strip()
 
 
 def args(description: str) -> argparse.Namespace:

@@ -1,10 +1,10 @@
 """Full ingestion of population.citizen into bronze (read, contract checks, Parquet, one Delta commit)
 vs DuckDB's postgres_scanner writing the same table to Parquet with no checks, on the same data in the
 same run. Both engines are measured: DuckDB (the single-machine default) and Spark JDBC, in local mode
-and on a standalone cluster (a master and two workers, infra/spark_cluster.sh) with `--cluster`.
+and on a standalone cluster (a master and two workers, infra/spark_cluster.sh; `--no-cluster` skips it).
 Last line: the default engine's rows/s ratio (aim >= 0.8).
 
-    .venv-data/bin/python -m bench.ingest_full_vs_duckdb --rows 2000000 [--cluster]
+    .venv-data/bin/python -m bench.ingest_full_vs_duckdb --rows 2000000 [--no-cluster]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def timed_ingest(cfg: Settings, engine_name: str, master: str | None = None) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=2_000_000)
-    ap.add_argument("--cluster", action="store_true", help="also run Spark on a standalone cluster")
+    ap.add_argument("--no-cluster", action="store_true", help="skip Spark on a standalone cluster")
     opts, _ = ap.parse_known_args()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = settings(tmp)
@@ -64,7 +64,7 @@ def main() -> None:
         duck_s = min(duckdb_baseline(cfg, pathlib.Path(tmp) / f"d{i}.parquet") for i in range(2))
         baseline = rows / duck_s
         figures = {"duckdb": timed_ingest(cfg, "duckdb"), "spark local[2]": timed_ingest(cfg, "spark")}
-        if opts.cluster:
+        if not opts.no_cluster:
             env = {**os.environ, "LAKEHOUSE_VAR": tmp, "SPARK_CLUSTER_PORT": CLUSTER_PORT}
             env["SPARK_CLUSTER_UI_PORT"] = CLUSTER_UI
             script = str(REPO_ROOT / "infra" / "spark_cluster.sh")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import subprocess
 import tempfile
 import time
 import uuid
@@ -21,28 +20,12 @@ from pathlib import Path
 import ckanapi
 import pyarrow as pa
 
+from bench.common import portal
 from data_contracts import dataset
 from lakehouse.core import commit
-from lakehouse.core.settings import REPO_ROOT, Settings
+from lakehouse.core.settings import Settings
 from publish.ckan_api import CkanApi
 from publish.ckan_portal import publish_dataset
-
-PORTAL_ENV = {
-    "CKAN_PORT": os.environ.get("BENCH_CKAN_PORT", "5077"),
-    "SOLR_PORT": os.environ.get("BENCH_SOLR_PORT", "8977"),
-    "CKAN_DB": "ckan_bench_portal",
-    "CKAN_DIR": str(REPO_ROOT / "var" / "ckan-bench"),
-}
-
-
-def _portal() -> tuple[str, str]:
-    env = {**os.environ, **PORTAL_ENV}
-    env.pop("CKAN_URL", None)
-    script = str(REPO_ROOT / "infra" / "ckan.sh")
-    subprocess.run(["bash", script, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
-    url = subprocess.run(["bash", script, "url"], env=env, check=True, capture_output=True, text=True).stdout
-    token = subprocess.run(["bash", script, "token"], env=env, check=True, capture_output=True, text=True).stdout
-    return url.strip(), token.strip()
 
 
 def _gold(seed: int) -> pa.Table:
@@ -70,7 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--datasets", type=int, default=20)
     opts = ap.parse_known_args()[0]
-    url, token = _portal()
+    url, token = portal()
     os.environ["CKAN_API_TOKEN"] = token
     run = uuid.uuid4().hex[:6]
     base = dataset("population_by_province_age_sex")
