@@ -10,10 +10,11 @@ A run is a batch with a version number (the DAG derives it from its run). For ea
    their reasons) as Parquet, once;
 4. if the rejected share is over the contract's threshold, commit the quarantine only and fail:
    bronze stays at its version;
-5. commit: full mode replaces the bronze snapshot (add actions, one commit); incremental mode MERGEs
-   on the primary key, deleting rows the contract's delete detection found gone. Every commit
-   carries txn(app id, batch version), so a finished batch is never applied twice and a rerun after
-   a crash completes it.
+5. commit: full mode replaces the bronze snapshot (add actions, one commit); incremental mode appends
+   the batch to bronze's change log (lakehouse/core/changelog.py) with tombstones for the deletes the
+   contract's delete detection found (soft-delete column; change data capture, cdc.py, read before
+   step 2; or a key comparison). Every commit carries txn(app id, batch version), so a finished batch
+   is never applied twice and a rerun after a crash completes it.
 """
 
 from __future__ import annotations
