@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from data_contracts import source_tables
-from lakehouse.core import lake
+from lakehouse.core import changelog, lake
 from lakehouse.core.settings import Settings
 
 ZONES = lake.ZONES
@@ -49,10 +49,16 @@ def zone_tables(settings: Settings, zone: str) -> list[tuple[Path, float]]:
 
 
 def maintain(settings: Settings, zone: str, dry_run: bool = False) -> list[str]:
-    """Compact, then vacuum, every table of the zone; one line per table."""
+    """Collapse bronze change logs grown large, compact, then vacuum, every table of the zone; one line
+    per table."""
     lines = []
+    keys = {t.bronze_path(settings.lake_root): t.primary_key for t in source_tables()}
     for path, retention in zone_tables(settings, zone):
         name = path.relative_to(settings.lake_root)
+        if zone == "bronze" and not dry_run and changelog.is_change_log(path):
+            collapsed = changelog.collapse(path, keys[path])
+            if collapsed:
+                lines.append(f"{name}: change log collapsed, {collapsed[0]:,} rows -> {collapsed[1]:,} current")
         if dry_run:
             files = lake.vacuum(path, int(retention), dry_run=True)
             lines.append(f"{name}: would compact; would remove {len(files)} file(s) older than {retention:g} h")

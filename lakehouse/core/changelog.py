@@ -47,3 +47,51 @@ def read_current(path: Path, keys: Sequence[str], columns: Sequence[str] | None 
     relation = current_sql("change_log", keys) if TOMBSTONE in table.schema.names else "change_log"
     select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     return con.execute(f"SELECT {select} FROM {relation}").to_arrow_table()
+
+
+COLLAPSE_RATIO = 1.5  # collapse when the log holds this many rows per current row
+
+
+def collapse(path: Path, keys: Sequence[str], ratio: float = COLLAPSE_RATIO) -> tuple[int, int] | None:
+    """Rewrite a change log as its current state when superseded versions and tombstones make it
+    `ratio` times larger: one overwrite commit that carries the `lakehouse.*` bookkeeping of earlier
+    commits (watermark, change-data-capture position), so ingestion resumes where it was. Returns
+    (rows before, rows after), or None when not worth it. Older versions stay readable until vacuum."""
+    import shutil
+    import uuid
+
+    import duckdb
+
+    from lakehouse.core.commit import commit_parquet_files
+
+    table = lake.open_table(path)
+    logged = sum(int(n) for n in pa.table(table.get_add_actions()).column("num_records").to_pylist())
+    dataset = table.to_pyarrow_dataset()
+    con = duckdb.connect()
+    con.register("change_log", dataset)
+    current = con.execute(f"SELECT count(*) FROM {current_sql('change_log', keys)}").fetchone()[0]
+    if TOMBSTONE not in dataset.schema.names or logged < ratio * max(current, 1):
+        return None
+    carried: dict[str, str] = {}
+    for entry in table.history():  # newest first: each key's latest value
+        for key, value in entry.items():
+            if key.startswith("lakehouse.") and key != "lakehouse.content_digest" and key not in carried:
+                carried[key] = str(value)
+    out = path / "data" / f"collapse-{uuid.uuid4().hex[:8]}"
+    try:
+        con.execute(
+            f"COPY (SELECT *, false AS {TOMBSTONE} FROM {current_sql('change_log', keys)}) TO '{out}' "
+            "(FORMAT parquet, COMPRESSION zstd, PER_THREAD_OUTPUT)"
+        )
+        commit_parquet_files(
+            path,
+            sorted(out.glob("*.parquet")),
+            app_id="maintenance:collapse",
+            batch_version=table.version(),
+            mode="overwrite",
+            metadata=carried,
+        )
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return logged, current

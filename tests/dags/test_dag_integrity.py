@@ -108,6 +108,8 @@ def test_dbt_models_run_as_cosmos_tasks_each_with_its_tests(dagbag: DagBag) -> N
     assert "dbt.population__by_province_age_sex.run" in dag.task_ids
     assert "dbt.population__by_province_age_sex.test" in dag.task_ids
     assert all(t.pool != "lakehouse_duckdb" for t in watchers)
+    # a retried watcher would wait for a producer that already finished: the producer's run is the retry
+    assert all(t.retries == 0 for t in watchers), [t.task_id for t in watchers if t.retries]
 
 
 def test_the_local_execution_mode_is_a_setting(monkeypatch) -> None:

@@ -128,3 +128,25 @@ def test_a_source_without_logical_decoding_is_named_and_keys_are_compared(engine
     caplog.set_level(logging.INFO, logger="spark_jobs.cdc")
     assert cdc.Deletes.of(settings, CITIZEN) is None
     assert "replica identity does not carry its key" in caplog.text
+
+
+def test_maintenance_collapses_a_grown_change_log_and_ingestion_resumes(engine, settings) -> None:
+    from lakehouse.maintenance import maintain
+
+    seed(settings, scale=300, dirty_share=0.0, seed=26)
+    ingest_table(engine, settings, CITIZEN, batch_version=1)
+    for batch in (2, 3):
+        change_citizens(settings, share=0.4, seed=batch)
+        ingest_table(engine, settings, CITIZEN, batch_version=batch)
+    bronze = CITIZEN.bronze_path(settings.lake_root)
+    before = _bronze(settings)
+    lines = maintain(settings, "bronze")
+    assert any("population/citizen: change log collapsed" in line for line in lines), lines
+    table = DeltaTable(str(bronze)).to_pyarrow_table()
+    assert table.num_rows == len(before) and not any(table["_tombstone"].to_pylist())
+    assert sorted(_bronze(settings)) == sorted(before)
+    # the watermark and the slot survived: the next batch is incremental and reads no key
+    change = change_citizens(settings, share=0.05, seed=9)
+    result = ingest_table(NoKeyReads(engine), settings, CITIZEN, batch_version=4)
+    assert result.mode == "incremental" and result.rows_deleted == change.deleted
+    assert set(_bronze(settings)) == _live(settings)
