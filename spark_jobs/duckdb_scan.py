@@ -173,7 +173,7 @@ class DuckDBEngine:
 FROM (SELECT {columns} FROM {relation}) {where}"""
         schema = _utc(self.con.execute(f"SELECT * EXCLUDE ({REASON}) FROM ({rows}) LIMIT 0").to_arrow_table().schema)
         stage_dir.parent.mkdir(parents=True, exist_ok=True)  # DuckDB creates only the last folder
-        log.info("%s: reading about %d rows with DuckDB", table.qualified_name, plan.expected_rows)
+        log.info("%s: reading %s with DuckDB", table.qualified_name, plan.where or "the whole table")
         with_retries(
             settings,
             table,

@@ -13,6 +13,8 @@
   total, so its smallest published cell is suppressed too; repeated over every dimension until stable
   (`rounds` passes). Emits CTEs ending in `suppressed_cells` with columns: the source's, plus
   `primary_suppressed` and `suppressed` (booleans). Call inside a WITH list, after `source_cte`.
+  Each step is MATERIALIZED: inlined, every step repeats the previous step's `suppressed` expression
+  twice and DuckDB's plan doubles per step (measured: 8 steps over 30 cells took 30 s, now 0.1 s).
 -#}
 {% macro suppress_cells(source_cte, dimensions, count_column, min_count, rounds=4, unsafe=none, release_of=none, published_as=none) %}
 {%- set primary = count_column ~ ' < ' ~ min_count ~ (' or (' ~ unsafe ~ ')' if unsafe else '') %}
@@ -28,7 +30,7 @@ with_release as (
 {%- set source_cte = 'with_release' %}
 {%- set primary = primary ~ ' or (released_count is not null and abs(' ~ count_column ~ ' - released_count) between 1 and ' ~ (min_count | int - 1) ~ ')' %}
 {%- endif %}
-suppression_step_0 as (
+suppression_step_0 as materialized (
     select
         *,
         {{ primary }} as primary_suppressed,
@@ -40,7 +42,7 @@ suppression_step_0 as (
 {%- for varying in dimensions %}
 {%- set others = dimensions | reject('equalto', varying) | list %}
 {%- set ns.step = ns.step + 1 %}
-suppression_step_{{ ns.step }} as (
+suppression_step_{{ ns.step }} as materialized (
     select * exclude (line_suppressed, line_rank) replace (
         suppressed or (line_suppressed = 1 and not suppressed and line_rank = 1) as suppressed
     )

@@ -17,19 +17,20 @@ import pyarrow as pa
 from lakehouse.core import lake
 
 TOMBSTONE = "_tombstone"
-RANK = "_lakehouse_version_rank"
+LATEST = "_lakehouse_latest_batch"
 
 
 def current_sql(relation: str, keys: Sequence[str]) -> str:
-    """A DuckDB query over `relation` (the change log) giving the current rows, without `_tombstone`.
+    """A DuckDB query over `relation` (the change log) giving the current rows, without `_tombstone`:
+    per key, the rows of the latest batch that holds it, unless they are tombstones.
 
     Within one batch an upsert outranks a tombstone: deletes are captured before the batch's rows are
-    read, so a key deleted and then inserted again is alive."""
+    read, so a key deleted and then inserted again is alive. Two rows of one key in one batch (a source
+    that broke its key) both stay, so the key's `unique` test still sees them."""
     key = ", ".join(f'"{k}"' for k in keys)
     return (
-        f"(SELECT * EXCLUDE ({TOMBSTONE}, {RANK}) FROM (SELECT *, row_number() OVER (PARTITION BY {key} "
-        f"ORDER BY _ingested_at DESC, {TOMBSTONE} ASC) AS {RANK} FROM {relation}) "
-        f"WHERE {RANK} = 1 AND NOT {TOMBSTONE})"
+        f"(SELECT * EXCLUDE ({TOMBSTONE}, {LATEST}) FROM (SELECT *, max(_ingested_at) OVER (PARTITION BY {key}) "
+        f"AS {LATEST} FROM {relation}) WHERE _ingested_at = {LATEST} AND NOT {TOMBSTONE})"
     )
 
 
