@@ -4,6 +4,7 @@ anything is published."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,21 @@ def validate(path: Path) -> None:
         raise DataPackageError(f"{path} does not validate (frictionless): " + "; ".join(errors))
 
 
+VALIDATED = ".validated"  # the digest of the last descriptor + data that validated, beside them
+
+
 def write(
     dataset: Dataset, csv_path: Path, csv_sha256: str, facts: dict[str, Any], homepage: str, out_dir: Path
 ) -> Path:
+    """Write and validate the descriptor. Validation reads every row; identical bytes (the descriptor
+    holds the CSV's SHA-256) validated before are not read again: a republish of unchanged data."""
     path = out_dir / "datapackage.json"
-    body = descriptor(dataset, csv_path, csv_sha256, facts, homepage)
-    path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
-    validate(path)
+    text = json.dumps(descriptor(dataset, csv_path, csv_sha256, facts, homepage), indent=2, ensure_ascii=False) + "\n"
+    path.write_text(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    marker = out_dir / VALIDATED
+    if not (marker.exists() and marker.read_text() == digest):
+        marker.unlink(missing_ok=True)
+        validate(path)
+        marker.write_text(digest)
     return path
