@@ -145,15 +145,20 @@ def _cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow as pa
 
-    from lakehouse.core import lake
+    from lakehouse.core import changelog, lake
 
     print(f"lake root: {settings.lake_root}")
+    keys = {t.bronze_path(settings.lake_root): t.primary_key for t in source_tables()}
     for zone in lake.ZONES:
         root = settings.lake_root / zone
         for log_dir in sorted(root.glob("**/_delta_log")) if root.exists() else []:
             dt = lake.open_table(log_dir.parent)
             rows = sum(pa.table(dt.get_add_actions(flatten=True))["num_records"].to_pylist())
-            print(f"  {zone:<10} {log_dir.parent.relative_to(root)!s:<40} v{dt.version():<4} {rows:>9} rows")
+            shown = f"{rows:>9} rows"
+            if log_dir.parent in keys and changelog.is_change_log(log_dir.parent):  # current rows, and the log's
+                current = changelog.read_current(log_dir.parent, keys[log_dir.parent], keys[log_dir.parent]).num_rows
+                shown = f"{current:>9} rows ({rows} in the change log)"
+            print(f"  {zone:<10} {log_dir.parent.relative_to(root)!s:<40} v{dt.version():<4} {shown}")
     try:
         import requests
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from deltalake import DeltaTable
 
 from data_contracts import SourceTable, source_table
 from lakehouse.core.changelog import read_current
-from lakehouse.core.settings import Settings
+from lakehouse.core.settings import REPO_ROOT, Settings
 from spark_jobs import cdc
 from spark_jobs.enforcement import QualityThresholdExceeded
 from spark_jobs.ingest import ingest_table
@@ -73,6 +76,16 @@ def test_deletes_come_from_the_wal_without_reading_every_key(engine, settings) -
     assert result.rows_deleted == change.deleted
     bronze = _bronze(settings)
     assert len(bronze) == len(set(bronze)) and set(bronze) == _live(settings)
+    # the data engineer's status shows the current rows beside what the change log holds
+    status = subprocess.run(
+        [str(REPO_ROOT / "bin" / "lakehouse"), "status"],
+        env={**os.environ, "LAKE_ROOT": str(settings.lake_root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    logged = 400 + change.updated + change.inserted + change.deleted
+    assert re.search(rf"population/citizen\s+v1\s+{len(bronze)} rows \({logged} in the change log\)", status), status
     # the slot was advanced past what bronze committed; a batch with no change commits nothing
     version = DeltaTable(str(CITIZEN.bronze_path(settings.lake_root))).version()
     assert ingest_table(NoKeyReads(engine), settings, CITIZEN, batch_version=3).rows_read == 0
