@@ -122,6 +122,9 @@ def _after_the_producer(group: DbtTaskGroup) -> None:
     for task in tasks:
         if task is producer or task.task_id.endswith(PRODUCER_WATCHER_TASK_ID + "_done"):
             continue
+        # operator_args do not reach the watching sensors: without this each one registers a DuckDB
+        # asset of its model (a dynamic AssetModel per task, for assets nothing consumes)
+        task.emit_datasets = False
         if not inside & task.upstream_task_ids:
             producer >> task
             task.trigger_rule = TriggerRule.ALL_DONE

@@ -110,6 +110,7 @@ def test_dbt_models_run_as_cosmos_tasks_each_with_its_tests(dagbag: DagBag) -> N
     assert all(t.pool != "lakehouse_duckdb" for t in watchers)
     # a retried watcher would wait for a producer that already finished: the producer's run is the retry
     assert all(t.retries == 0 for t in watchers), [t.task_id for t in watchers if t.retries]
+    assert not any(getattr(t, "emit_datasets", False) for t in dag.tasks)  # gold assets are the DAG's own
 
 
 def test_the_local_execution_mode_is_a_setting(monkeypatch) -> None:

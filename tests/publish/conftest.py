@@ -72,7 +72,9 @@ class Env:
         return self.ckan.action.package_show(id=self.ds.name)
 
     def exported(self) -> dict[str, Path]:
-        return {p.name: p for p in (self.settings.var_dir / "publish" / self.ds.name).iterdir()}
+        """The release's files (dot files are the publisher's bookkeeping, e.g. the validation marker)."""
+        folder = self.settings.var_dir / "publish" / self.ds.name
+        return {p.name: p for p in folder.iterdir() if not p.name.startswith(".")}
 
 
 @pytest.fixture
