@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,12 +43,59 @@ def slot_base(settings: Settings, table: SourceTable) -> str:
 
 
 def recorded(bronze: Path) -> tuple[str | None, str | None]:
-    """(slot, LSN) the last batch that read the slot recorded in its commit."""
+    """(slot, LSN) the last batch that said anything of change data capture recorded in its commit;
+    (None, None) also when that batch gave it up (empty values): its slot must not be read again."""
     if lake.is_table(bronze):
         for entry in lake.open_table(bronze).history():
-            if entry.get(LSN_KEY):
-                return entry.get(SLOT_KEY), entry[LSN_KEY]
+            if LSN_KEY in entry:
+                return entry.get(SLOT_KEY) or None, entry[LSN_KEY] or None
     return None, None
+
+
+@dataclass
+class Batch:
+    """What change data capture gives one batch: the deletes (None: compare keys this time), the
+    commit metadata recording the slot position, and the position to advance the slot to after it."""
+
+    capture: Deletes | None = None
+    slot: str | None = None
+    gone: pa.Table | None = None
+    advance_to: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def begin(cls, settings: Settings, table: SourceTable, bronze: Path, incremental: bool) -> Batch:
+        """Read the deletes (an incremental batch with a usable slot) or start a new slot; any failure
+        (slots exhausted, no privilege, a slot dropped meanwhile) falls back to comparing keys, and the
+        commit then records that the old slot is given up: its replayed deletes could hit keys inserted
+        again since."""
+        capture = Deletes.of(settings, table)
+        if capture is None:
+            return cls()
+        try:
+            slot, lsn = recorded(bronze)
+            if incremental and lsn and capture.usable(slot):
+                gone, upto = capture.deletes(slot or "", after=lsn)
+                return cls(capture, slot, gone, upto, {LSN_KEY: upto, SLOT_KEY: slot or ""})
+            slot, start = capture.restart()
+            return cls(capture, slot, None, None, {LSN_KEY: start, SLOT_KEY: slot})
+        except Exception as exc:  # the driver's errors; the batch goes on without capture
+            log.warning(
+                "%s: change data capture failed (%s); this batch compares keys",
+                table.qualified_name,
+                (str(exc).splitlines() or [type(exc).__name__])[0][:200],
+            )
+            return cls(metadata={LSN_KEY: "", SLOT_KEY: ""})
+
+    def finish(self) -> None:
+        """Advance the slot past what bronze committed (or found nothing to commit). A failure only
+        delays the release of WAL: the next batch skips what this one applied, by LSN."""
+        if self.capture is None or not self.slot or self.advance_to is None:
+            return
+        try:
+            self.capture.advance(self.slot, self.advance_to)
+        except Exception as exc:
+            log.warning("%s: replication slot not advanced (%s)", self.capture.table.qualified_name, exc)
 
 
 def _lsn(text: str) -> int:

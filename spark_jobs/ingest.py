@@ -120,16 +120,9 @@ def ingest_table(
         metadata[WATERMARK_FROM_KEY] = plan.watermark_lo.isoformat()
     # Deletes from the source's change log where it offers one: read before the rows (see spark_jobs/cdc.py)
     change_log_deletes = table.policy.mode == "incremental" and table.policy.delete_detection == "snapshot"
-    capture = cdc.Deletes.of(settings, table) if change_log_deletes else None
-    gone, slot, advance_to = None, None, None
-    if capture is not None:
-        slot, lsn = cdc.recorded(bronze)
-        if incremental and lsn and capture.usable(slot):
-            gone, advance_to = capture.deletes(slot, after=lsn)
-            metadata[cdc.LSN_KEY] = advance_to
-        else:  # a snapshot, or no usable slot: a new one from now; this batch compares keys
-            slot, metadata[cdc.LSN_KEY] = capture.restart()
-        metadata[cdc.SLOT_KEY] = slot
+    capture = cdc.Batch.begin(settings, table, bronze, incremental) if change_log_deletes else cdc.Batch()
+    gone = capture.gone
+    metadata.update(capture.metadata)
     try:
         stamp = Stamp(batch_id, datetime.now(UTC), change_log=table.policy.mode == "incremental")
         staged = engine.stage(settings, table, plan, stamp, stage_dir)
@@ -181,8 +174,7 @@ def ingest_table(
                 result.table_version, result.evolved = commit.table_version, extra
             else:  # nothing changed at the source: no commit (a rerun finds nothing either)
                 result.table_version = lake.version(bronze)
-            if capture is not None and slot and advance_to is not None:
-                capture.advance(slot, advance_to)  # after the commit: a crash before it replays, skipped by LSN
+            capture.finish()  # after the commit: a crash before it replays, skipped by LSN
         else:
             commit: CommitResult = commit_parquet_files(
                 bronze,

@@ -163,3 +163,27 @@ def test_maintenance_collapses_a_grown_change_log_and_ingestion_resumes(engine, 
     result = ingest_table(NoKeyReads(engine), settings, CITIZEN, batch_version=4)
     assert result.mode == "incremental" and result.rows_deleted == change.deleted
     assert set(_bronze(settings)) == _live(settings)
+
+
+def test_a_slot_that_cannot_be_made_falls_back_and_gives_the_old_slot_up(engine, settings, monkeypatch, caplog) -> None:
+    seed(settings, scale=300, dirty_share=0.0, seed=27)
+    ingest_table(engine, settings, CITIZEN, batch_version=1)
+    old_slot, _ = cdc.recorded(CITIZEN.bronze_path(settings.lake_root))
+    change = change_citizens(settings, share=0.05, seed=8)
+
+    def exhausted(self):
+        raise psycopg.errors.ConfigurationLimitExceeded("all replication slots are in use")
+
+    monkeypatch.setattr(cdc.Deletes, "usable", lambda self, slot: False)  # the old slot is gone too
+    monkeypatch.setattr(cdc.Deletes, "restart", exhausted)
+    result = ingest_table(engine, settings, CITIZEN, batch_version=2)
+    assert result.rows_deleted == change.deleted and set(_bronze(settings)) == _live(settings)
+    assert "change data capture failed (all replication slots are in use)" in caplog.text
+    # the commit records that no slot is read any more: replaying the old one could delete keys
+    # inserted again since; the next batch starts a new slot and compares keys once
+    assert cdc.recorded(CITIZEN.bronze_path(settings.lake_root)) == (None, None)
+    monkeypatch.undo()
+    change = change_citizens(settings, share=0.05, seed=10)
+    assert ingest_table(engine, settings, CITIZEN, batch_version=3).rows_deleted == change.deleted
+    new_slot, _ = cdc.recorded(CITIZEN.bronze_path(settings.lake_root))
+    assert new_slot and new_slot != old_slot and set(_bronze(settings)) == _live(settings)
