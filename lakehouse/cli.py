@@ -142,6 +142,22 @@ def _cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _slot_status(settings: Settings, bronze: Path) -> str:
+    """The table's change-data-capture slot and the WAL it holds on the source, when it has one."""
+    from spark_jobs import cdc
+
+    slot, _ = cdc.recorded(bronze)
+    if not slot:
+        return ""
+    try:
+        held = cdc.wal_held(settings, slot)
+    except Exception as exc:  # the source is down: say so, status goes on
+        return f"; slot {slot}: source unreachable ({type(exc).__name__})"
+    if held is None:
+        return f"; slot {slot}: missing (the next batch compares keys)"
+    return f"; slot {slot}: {held / 2**20:.1f} MB WAL held"
+
+
 def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow as pa
 
@@ -157,7 +173,7 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
             shown = f"{rows:>9} rows"
             if log_dir.parent in keys and changelog.is_change_log(log_dir.parent):  # current rows, and the log's
                 current = changelog.read_current(log_dir.parent, keys[log_dir.parent], keys[log_dir.parent]).num_rows
-                shown = f"{current:>9} rows ({rows} in the change log)"
+                shown = f"{current:>9} rows ({rows} in the change log){_slot_status(settings, log_dir.parent)}"
             print(f"  {zone:<10} {log_dir.parent.relative_to(root)!s:<40} v{dt.version():<4} {shown}")
     try:
         import requests

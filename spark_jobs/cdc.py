@@ -210,6 +210,23 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
 
 
+def wal_held(settings: Settings, slot: str) -> int | None:
+    """Bytes of WAL the slot keeps on the source server (None: no such slot, or it is lost). A growing
+    figure means ingestion stopped reading it: the server's disk pays until the cap."""
+    import psycopg
+
+    host, port, user, password = Server.of_url(settings.postgres_url)
+    with psycopg.connect(
+        host=host, port=port, user=user, password=password or None, dbname="postgres", connect_timeout=5
+    ) as conn:
+        row = conn.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, wal_status "
+            "FROM pg_replication_slots WHERE slot_name = %s",
+            (slot,),
+        ).fetchone()
+    return None if row is None or row[1] == "lost" or row[0] is None else int(row[0])
+
+
 def drop_slots(settings: Settings, prefix: str) -> list[str]:
     """Drop the inactive slots whose name starts with `prefix` in every database of the PostgreSQL
     server (a lake's or a test session's, when it is removed). Returns their names."""

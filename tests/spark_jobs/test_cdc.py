@@ -86,6 +86,15 @@ def test_deletes_come_from_the_wal_without_reading_every_key(engine, settings) -
     ).stdout
     logged = 400 + change.updated + change.inserted + change.deleted
     assert re.search(rf"population/citizen\s+v1\s+{len(bronze)} rows \({logged} in the change log\)", status), status
+    assert re.search(rf"; slot {cdc.recorded(CITIZEN.bronze_path(settings.lake_root))[0]}: [0-9.]+ MB WAL held", status)
+    source_down = subprocess.run(
+        [str(REPO_ROOT / "bin" / "lakehouse"), "status"],
+        env={**os.environ, "LAKE_ROOT": str(settings.lake_root), "POSTGRES_URL": "postgresql://postgres@127.0.0.1:1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "source unreachable" in source_down  # status still answers
     # the slot was advanced past what bronze committed; a batch with no change commits nothing
     version = DeltaTable(str(CITIZEN.bronze_path(settings.lake_root))).version()
     assert ingest_table(NoKeyReads(engine), settings, CITIZEN, batch_version=3).rows_read == 0
