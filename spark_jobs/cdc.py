@@ -112,18 +112,7 @@ class Deletes:
     base: str
 
     def _connect(self):
-        import psycopg
-
-        server = Server.of(self.settings, self.table)
-        return psycopg.connect(
-            host=server.host,
-            port=server.port,
-            user=server.user,
-            password=server.password or None,
-            dbname=server.database,
-            autocommit=True,
-            connect_timeout=10,
-        )
+        return _connect(self.settings, self.table.database)
 
     @classmethod
     def of(cls, settings: Settings, table: SourceTable) -> Deletes | None:
@@ -206,6 +195,16 @@ class Deletes:
             conn.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, lsn))
 
 
+def _connect(settings: Settings, database: str):
+    """An autocommit connection to a database of the PostgreSQL source server."""
+    import psycopg
+
+    host, port, user, password = Server.of_url(settings.postgres_url)
+    return psycopg.connect(
+        host=host, port=port, user=user, password=password or None, dbname=database, autocommit=True, connect_timeout=10
+    )
+
+
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
 
@@ -213,12 +212,7 @@ def _like(text: str) -> str:
 def wal_held(settings: Settings, slot: str) -> int | None:
     """Bytes of WAL the slot keeps on the source server (None: no such slot, or it is lost). A growing
     figure means ingestion stopped reading it: the server's disk pays until the cap."""
-    import psycopg
-
-    host, port, user, password = Server.of_url(settings.postgres_url)
-    with psycopg.connect(
-        host=host, port=port, user=user, password=password or None, dbname="postgres", connect_timeout=5
-    ) as conn:
+    with _connect(settings, "postgres") as conn:
         row = conn.execute(
             "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, wal_status "
             "FROM pg_replication_slots WHERE slot_name = %s",
@@ -230,17 +224,7 @@ def wal_held(settings: Settings, slot: str) -> int | None:
 def drop_slots(settings: Settings, prefix: str) -> list[str]:
     """Drop the inactive slots whose name starts with `prefix` in every database of the PostgreSQL
     server (a lake's or a test session's, when it is removed). Returns their names."""
-    import psycopg
-
-    server = Server("postgres", *Server.of_url(settings.postgres_url), "postgres")
-    with psycopg.connect(
-        host=server.host,
-        port=server.port,
-        user=server.user,
-        password=server.password or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with _connect(settings, "postgres") as conn:
         names = [
             r[0]
             for r in conn.execute(

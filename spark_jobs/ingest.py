@@ -161,32 +161,22 @@ def ingest_table(
             if gone is not None and gone.num_rows:
                 good.append(write_tombstones(good_dir / "tombstones.parquet", gone, row_schema, stamp))
             result.rows_deleted = tombstones(good)
-            if good:  # appended to the change log: no file of the table is rewritten
-                commit = commit_parquet_files(
-                    bronze,
-                    good,
-                    app_id=app_id,
-                    batch_version=batch_version,
-                    mode="append",
-                    evolve=table.policy.drift_policy == "evolve_additive",
-                    metadata=metadata,
-                )
-                result.table_version, result.evolved = commit.table_version, extra
-            else:  # nothing changed at the source: no commit (a rerun finds nothing either)
-                result.table_version = lake.version(bronze)
-            capture.finish()  # after the commit: a crash before it replays, skipped by LSN
-        else:
+        # a snapshot replaces bronze; a change-log batch is appended (no file of the table is rewritten)
+        # and, when nothing changed at the source, not committed at all (a rerun finds nothing either)
+        if good:
             commit: CommitResult = commit_parquet_files(
                 bronze,
                 good,
                 app_id=app_id,
                 batch_version=batch_version,
-                mode="overwrite",
+                mode="append" if incremental else "overwrite",
                 evolve=table.policy.drift_policy == "evolve_additive",
                 metadata=metadata,
             )
-            result.table_version = commit.table_version
-            result.evolved = extra
+            result.table_version, result.evolved = commit.table_version, extra
+        else:
+            result.table_version = lake.version(bronze)
+        capture.finish()  # after the commit: a crash before it replays, skipped by LSN
     except BaseException:
         shutil.rmtree(good_dir, ignore_errors=True)  # uncommitted files are invisible; tidy them anyway
         raise
