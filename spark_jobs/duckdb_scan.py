@@ -111,11 +111,15 @@ class DuckDBEngine:
             if extension not in self._loaded:
                 self.con.load_extension(extension_path(extension))
                 self._loaded.add(extension)
-            db_key = "dbname" if server.kind == "postgres" else "database"
-            dsn = f"host={server.host} port={server.port} user={server.user} {db_key}={server.database}"
-            if server.password:
-                dsn += f" password={server.password}"
-            self.con.execute(f"ATTACH {_literal(dsn)} AS {_quote(alias)} (TYPE {server.kind}, READ_ONLY)")
+            # Credentials go in a temporary DuckDB secret, never in the ATTACH string: the scanners quote
+            # that string in their errors, which reach logs and the task's failure message.
+            self.con.execute(
+                f"CREATE OR REPLACE TEMPORARY SECRET {_quote(alias)} (TYPE {server.kind}, "
+                f"HOST {_literal(server.host)}, PORT {server.port}, USER {_literal(server.user)}, "
+                f"PASSWORD {_literal(server.password)}, "
+                f"DATABASE {_literal(server.database)})"
+            )
+            self.con.execute(f"ATTACH '' AS {_quote(alias)} (TYPE {server.kind}, SECRET {_quote(alias)}, READ_ONLY)")
             self._attached.add(alias)
         return server, alias
 

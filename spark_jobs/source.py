@@ -161,6 +161,9 @@ def with_retries(settings: Settings, table: SourceTable, what: str, fn: Callable
             raise  # the project's own verdicts (drift, contract) are not transient
         except Exception as exc:  # drivers wrap every failure; the first line names the cause
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            password = Server.of(settings, table).password
+            if password:  # whatever a driver echoes, the password never reaches a log or a message
+                first = first.replace(password, "***")
             if attempt == attempts:
                 raise SourceUnavailable(
                     f"contract {table.contract_id}: cannot {what} {table.source_label} at "

@@ -210,3 +210,21 @@ def test_source_down_retries_then_names_the_server(engine, settings) -> None:
     down = dataclasses.replace(settings, postgres_url="postgresql://postgres@127.0.0.1:1")
     with pytest.raises(SourceUnavailable, match=r"population:citizen.*127.0.0.1:1/population after 2 attempt"):
         ingest_table(engine, down, source_table("population", "citizen"), batch_version=1)
+
+
+@pytest.mark.parametrize(
+    ("setting", "url", "table"),
+    [
+        ("postgres_url", "postgresql://postgres:S3cret-Pw0rd@127.0.0.1:1", ("population", "citizen")),
+        ("mariadb_url", "mysql://root:S3cret-Pw0rd@127.0.0.1:1", ("transport", "driving_licence")),
+    ],
+    ids=["postgres", "mariadb"],
+)
+def test_a_source_password_never_reaches_the_error_or_the_log(engine, settings, setting, url, table, caplog) -> None:
+    """The DuckDB scanners quote their connection string in errors: the password must not ride along
+    into the retry warnings, the task's failure message or its traceback."""
+    down = dataclasses.replace(settings, **{setting: url})
+    with pytest.raises(SourceUnavailable) as failure:
+        ingest_table(engine, down, source_table(*table), batch_version=1)
+    shown = "".join([str(failure.value), str(failure.value.__cause__), caplog.text])
+    assert "127.0.0.1:1" in str(failure.value) and "S3cret-Pw0rd" not in shown
