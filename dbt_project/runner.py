@@ -48,6 +48,7 @@ def dbt_vars() -> dict[str, object]:
 
 
 RUN_RESULTS = "run_results.json"
+NO_VARS = {"deps", "clean", "debug", "init", "retry"}
 # Beside target/manifest.json: the contracts it was generated from (the DAG re-parses when they change).
 FINGERPRINT = "contracts.sha256"
 
@@ -77,8 +78,13 @@ def dbt(settings: Settings, args: list[str], extra_vars: dict | None = None) -> 
     through bin/dbt, so no secret reaches the Airflow side."""
     command = next((a for a in args if not a.startswith("-")), "")
     args = list(args)
-    if command in ("build", "run", "test", "seed") and "--vars" not in args:
+    # Every parsing command gets the same vars: dbt's partial parse is dropped when they differ, and
+    # the manifest Airflow renders from (`dbt parse`) would cost the build a full parse (2 s).
+    if command and command not in NO_VARS and "--vars" not in args:
         args += ["--vars", json.dumps({**dbt_vars(), **(extra_vars or {})})]
+    # Cosmos names the profile and target: so does every call, as they too are in the parse state.
+    if command and command not in NO_VARS and "--profile" not in args:
+        args += ["--profile", "lakehouse", "--target", "local"]
     if command and "--project-dir" not in args:
         args += ["--project-dir", str(DBT_PROJECT)]
     if command and "--profiles-dir" not in args:

@@ -76,9 +76,20 @@ class Api:
             time.sleep(3)
         raise SystemExit(f"[airflow] {dag_id}: no finished run within {timeout:g} s")
 
+    def timeline(self, dag_id: str, run_id: str) -> list[dict]:
+        """The run's task instances, first started first."""
+        tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")
+        return sorted(tis["task_instances"], key=lambda t: (t.get("start_date") or "~", t["task_id"]))
+
     def failed_tasks(self, dag_id: str, run_id: str) -> list[str]:
         tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")
         return [t["task_id"] for t in tis["task_instances"] if t["state"] in ("failed", "upstream_failed")]
+
+
+def _seconds(run: dict) -> float:
+    """A run's duration, queued to finished (what a user waits once the run exists)."""
+    begun = datetime.fromisoformat(run.get("queued_at") or run["start_date"])
+    return (datetime.fromisoformat(run["end_date"]) - begun).total_seconds()
 
 
 def main() -> int:
@@ -97,6 +108,9 @@ def main() -> int:
     w.add_argument("--timeout", type=float, default=1800)
     u = sub.add_parser("unpause")
     u.add_argument("dag_ids", nargs="+")
+    tl = sub.add_parser("timeline", help="when each task of a run queued, started and ended")
+    tl.add_argument("dag_id")
+    tl.add_argument("run_id", nargs="?", help="default: the latest run")
     sub.add_parser("now", help="the API server's notion of now, for --since")
     args = ap.parse_args()
     if args.action == "now":
@@ -106,6 +120,14 @@ def main() -> int:
     if args.action == "unpause":
         for dag_id in args.dag_ids:
             api.unpause(dag_id)
+        return 0
+    if args.action == "timeline":
+        run_id = args.run_id or api.runs(args.dag_id)[0]["dag_run_id"]
+        for t in api.timeline(args.dag_id, run_id):
+            print(
+                f"{t.get('queued_when') or '-':32} {t.get('start_date') or '-':32} {t.get('end_date') or '-':32} "
+                f"{t['state'] or '-':10} {t['task_id']}"
+            )
         return 0
     if args.action == "trigger":
         started = {d: api.trigger(d, json.loads(args.conf)) for d in args.dag_ids}
@@ -118,7 +140,7 @@ def main() -> int:
         results = {args.dag_id: api.wait(args.dag_id, None, args.since, args.timeout)}
     ok = True
     for dag_id, run in results.items():
-        print(f"[airflow] {dag_id} {run['dag_run_id']}: {run['state']}", flush=True)
+        print(f"[airflow] {dag_id} {run['dag_run_id']}: {run['state']} in {_seconds(run):.1f} s", flush=True)
         if run["state"] != "success":
             ok = False
             print(

@@ -16,7 +16,7 @@ import os
 import subprocess
 from typing import Any
 
-from airflow.utils.trigger_rule import TriggerRule
+from airflow.task.trigger_rule import TriggerRule
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
     PRODUCER_WATCHER_TASK_ID,
@@ -28,6 +28,7 @@ from cosmos.constants import (
 )
 
 from data_contracts import contracts_fingerprint
+from orchestration.dbt_outcome import start_in_triggerer
 from orchestration.tasks import REPO, RETRY_DEFAULTS
 
 DBT_PROJECT = REPO / "dbt_project"
@@ -108,13 +109,15 @@ def dbt_models(group_id: str = "dbt", **kwargs: Any) -> DbtTaskGroup:
 
 
 def _after_the_producer(group: DbtTaskGroup) -> None:
-    """The producer holds the DuckDB slot; each model's task reads its outcome once the build is done.
+    """The producer holds the DuckDB slot and runs the build; each model's task only reports its model.
 
-    Cosmos starts the watching tasks beside the producer and lets them wait in the triggerer. Run by
-    `airflow dags test` (one task at a time) a watching task picked before the producer waits for
-    ever, and under a busy scheduler each one takes a worker slot while dbt runs. Downstream of the
-    producer with trigger rule all_done, they find their result at once, whatever the build's
-    outcome, so each model's task shows its own success or failure."""
+    Under the scheduler a model's task starts in the triggerer when the run starts (trigger rule
+    always: the edges between models are kept for the graph, not for waiting) and ends when dbt has
+    reported that model: the run ends a poll after the build, whatever the depth of the dbt graph (with
+    edges waited on, each level of it costs a scheduler round trip of about 3 s). No worker slot is taken
+    while dbt runs. `airflow dags test` runs tasks in one process, in any order: a model's task run
+    before the producer reschedules itself (1 s) instead of waiting for ever. Each model's task shows
+    its own success or failure (dbt skipping a model after an upstream failure counts as failure)."""
     tasks = list(group.iter_tasks())
     producer = next(t for t in tasks if t.task_id.endswith(PRODUCER_WATCHER_TASK_ID))
     producer.pool = DUCKDB_POOL
@@ -125,6 +128,8 @@ def _after_the_producer(group: DbtTaskGroup) -> None:
         # operator_args do not reach the watching sensors: without this each one registers a DuckDB
         # asset of its model (a dynamic AssetModel per task, for assets nothing consumes)
         task.emit_datasets = False
+        task.trigger_rule = TriggerRule.ALWAYS
+        task.mode, task.poke_interval = "reschedule", 1
+        start_in_triggerer(task, producer.task_id)
         if not inside & task.upstream_task_ids:
             producer >> task
-            task.trigger_rule = TriggerRule.ALL_DONE

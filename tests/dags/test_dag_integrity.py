@@ -111,6 +111,12 @@ def test_dbt_models_run_as_cosmos_tasks_each_with_its_tests(dagbag: DagBag) -> N
     # a retried watcher would wait for a producer that already finished: the producer's run is the retry
     assert all(t.retries == 0 for t in watchers), [t.task_id for t in watchers if t.retries]
     assert not any(getattr(t, "emit_datasets", False) for t in dag.tasks)  # gold assets are the DAG's own
+    # under the scheduler each model's task starts and ends in the triggerer, from the run's start (the
+    # edges between models are drawn, not waited on); run in-process it reschedules itself until the build
+    reporting = [t for t in watchers if not t.task_id.endswith("_done")]
+    assert all(t.start_from_trigger and t.trigger_rule == "always" for t in reporting)
+    assert all(t.mode == "reschedule" for t in reporting)
+    assert dag.get_task("dbt.population__by_province_age_sex.run").upstream_task_ids  # the graph stays
 
 
 def test_the_local_execution_mode_is_a_setting(monkeypatch) -> None:

@@ -117,5 +117,5 @@ def test_the_transform_dag_builds_with_one_dbt_run_and_a_failed_test_stops_gold(
     failed = _dags_test("lakehouse_transform", tmp_path)
     assert failed.returncode != 0 and "did not succeed" in failed.stderr
     # the citizen staging model's task fails with the build's verdict; nothing downstream is rebuilt alone
-    assert "Model 'model.lakehouse.stg_population__citizen' finished with status 'failed'" in failed.stdout
+    assert "model.lakehouse.stg_population__citizen: dbt reported fail" in failed.stdout
     assert "end task task_id=gold_published_to_lake" not in failed.stdout  # no gold asset for the publisher
