@@ -158,6 +158,44 @@ def _slot_status(settings: Settings, bronze: Path) -> str:
     return f"; slot {slot}: {held / 2**20:.1f} MB WAL held"
 
 
+def _read_citizen_id() -> str:
+    """From a prompt that does not echo, or stdin: never an argument (shell history, `ps`, task logs)."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("citizen ID (not shown, not stored): ")
+    return sys.stdin.readline()
+
+
+def _cmd_erasure(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse import erasure
+    from lakehouse.core import erasure_list
+
+    if args.action == "status":
+        listed = erasure_list.requests(settings)
+        for r in listed:
+            state = f"done {r.completed_at}" if r.completed_at else "PENDING"
+            print(f"{r.request_id}  requested {r.requested_at}  {state}")
+        print(f"{len(listed)} request(s) on the erasure list")
+        return 0
+    citizen_ids: list[str] = []
+    if args.action == "request":
+        citizen_ids = [_read_citizen_id()]
+        r = erasure_list.request(settings, citizen_ids[0])
+        print(f"erasure request {r.request_id} recorded ({r.requested_at}); the ID itself is not kept")
+    outcome = erasure.apply(settings, citizen_ids, publish=not args.no_publish)
+    if not outcome.request_ids:
+        print("no pending erasure request")
+        return 0
+    for table, rows in sorted(outcome.rows_removed.items()):
+        print(f"  {table}: {rows} row(s) removed")
+    print(f"  {outcome.files_purged} data file(s) of earlier versions deleted; earlier versions unreadable")
+    for line in outcome.published:
+        print(f"  {line}")
+    print(f"erasure done for request(s) {', '.join(outcome.request_ids)}")
+    return 0
+
+
 def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow as pa
 
@@ -285,6 +323,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--denied", action="store_true", help="audit: denied statements and failed logins only")
     s.add_argument("--limit", type=int, default=50)
     s.set_defaults(fn=_cmd_gateway)
+    s = sub.add_parser(
+        "erasure", help="right to erasure: request (citizen ID read from a prompt or stdin), apply, status"
+    )
+    s.add_argument("action", choices=["request", "apply", "status"])
+    s.add_argument("--no-publish", action="store_true", help="rebuild gold but do not publish to CKAN")
+    s.set_defaults(fn=_cmd_erasure)
     sub.add_parser("status", help="lake tables and portal").set_defaults(fn=_cmd_status)
     s = sub.add_parser("maintain", help="compact and vacuum a zone's tables (retention from the contracts)")
     s.add_argument("--zone", choices=["bronze", "quarantine", "silver", "gold"])

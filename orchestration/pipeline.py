@@ -118,13 +118,15 @@ def publish_dag() -> DAG:
 def maintenance_dag() -> DAG:
     with _dag(
         "lakehouse_maintenance",
-        "compaction and vacuum per zone (retention from the contracts); freshness vs SLA",
+        "compaction and vacuum per zone (retention from the contracts); freshness vs SLA; pending erasures",
         "@daily",
         ["maintenance"],
     ) as dag:
         for zone in ("bronze", "quarantine", "silver", "gold"):
             lakehouse(f"maintain__{zone}", f"maintain --zone {zone}", pool=DUCKDB_POOL if zone != "bronze" else None)
         lakehouse("freshness", "freshness")
+        # An erasure request that failed midway (a build or the portal down) is finished here.
+        lakehouse("erasure_pending", "erasure apply", pool=DUCKDB_POOL)
     return dag
 
 

@@ -21,6 +21,7 @@ from data_contracts import SourceTable
 from data_contracts.quality import all_reasons
 from lakehouse.core.changelog import TOMBSTONE
 from lakehouse.core.duckdb_extensions import extension_path
+from lakehouse.core.erasure_list import excluded_rows_sql
 from lakehouse.core.settings import Settings
 from spark_jobs.enforcement import REASON, check_columns
 from spark_jobs.source import (
@@ -167,6 +168,9 @@ class DuckDBEngine:
         soft, where, tombstone = soft_deleted(table), "", ""
         if soft and plan.where is None:
             where = f"WHERE {_quote(soft)} IS NULL"
+        # Persons on the erasure list never re-enter the lake, whatever the source still holds.
+        if erased := excluded_rows_sql(settings, table.person_key.name if table.person_key else None, "duckdb"):
+            where = f"{where} AND NOT {erased}" if where else f"WHERE NOT {erased}"
         if stamp.change_log:
             tombstone = f"{_quote(soft)} IS NOT NULL" if soft and plan.where else "false"
             tombstone = f"\n  {tombstone} AS {TOMBSTONE},"

@@ -15,6 +15,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from data_contracts import SourceTable
 from lakehouse.core.changelog import TOMBSTONE
+from lakehouse.core.erasure_list import excluded_rows_sql
 from lakehouse.core.settings import Settings
 from spark_jobs.enforcement import REASON, check_columns, with_quality
 from spark_jobs.progress import progress
@@ -95,6 +96,9 @@ class SparkEngine:
         soft = soft_deleted(table)
         if soft and plan.where is None:
             df = df.where(F.col(soft).isNull())
+        # Persons on the erasure list never re-enter the lake, whatever the source still holds.
+        if erased := excluded_rows_sql(settings, table.person_key.name if table.person_key else None, "spark"):
+            df = df.where(~F.expr(erased))
         if stamp.change_log:
             df = df.withColumn(TOMBSTONE, F.col(soft).isNotNull() if soft and plan.where else F.lit(False))
         # One pass over the JDBC read: partitioning by the reason puts clean rows (NULL reason) in the

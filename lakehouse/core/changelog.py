@@ -63,7 +63,7 @@ def collapse(path: Path, keys: Sequence[str], ratio: float = COLLAPSE_RATIO) -> 
 
     import duckdb
 
-    from lakehouse.core.commit import commit_parquet_files
+    from lakehouse.core.commit import carried_metadata, commit_parquet_files
 
     table = lake.open_table(path)
     logged = sum(int(n) for n in pa.table(table.get_add_actions()).column("num_records").to_pylist())
@@ -73,11 +73,7 @@ def collapse(path: Path, keys: Sequence[str], ratio: float = COLLAPSE_RATIO) -> 
     current = con.execute(f"SELECT count(*) FROM {current_sql('change_log', keys)}").fetchone()[0]
     if TOMBSTONE not in dataset.schema.names or logged < ratio * max(current, 1):
         return None
-    carried: dict[str, str] = {}
-    for entry in table.history():  # newest first: each key's latest value
-        for key, value in entry.items():
-            if key.startswith("lakehouse.") and key != "lakehouse.content_digest" and key not in carried:
-                carried[key] = str(value)
+    carried = carried_metadata(table)
     out = path / "data" / f"collapse-{uuid.uuid4().hex[:8]}"
     try:
         con.execute(

@@ -178,6 +178,18 @@ DIGEST_KEY = "lakehouse.content_digest"
 CONTENT_PRESERVING = ("OPTIMIZE", "VACUUM START", "VACUUM END")
 
 
+def carried_metadata(table: Any) -> dict[str, str]:
+    """The `lakehouse.*` bookkeeping of a table's commits, each key's latest value (watermark, change
+    data capture position): what a rewrite of the whole table must carry so ingestion resumes where it
+    was. The content digest is not carried (the rewrite has other contents)."""
+    carried: dict[str, str] = {}
+    for entry in table.history():  # newest first
+        for key, value in entry.items():
+            if key.startswith("lakehouse.") and key != DIGEST_KEY and key not in carried:
+                carried[key] = str(value)
+    return carried
+
+
 def content_digest(table_path: Path) -> str | None:
     """The digest the table's last content-changing commit recorded (None: none recorded, or no table)."""
     if not lake.is_table(table_path):

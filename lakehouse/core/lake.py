@@ -8,6 +8,7 @@ Layout (relative to the lake root; every stage asks here, nothing else spells a 
     gold/<dataset>                   open datasets as built (a release is a gold version the gate passed)
     gold/_disclosure/<dataset>       the dataset's disclosure summary
     gold/_releases/                  the release log (lakehouse/core/releases.py)
+    _governance/                     erasure requests (keyed hashes) and their audit (lakehouse/erasure.py)
 
 Reads go through pyarrow (`read_table`); commits through lakehouse/core/commit.py.
 """
@@ -56,6 +57,11 @@ def disclosure_path(lake_root: Path, dataset: str) -> Path:
 
 def releases_dir(lake_root: Path) -> Path:
     return lake_root / relative("gold", "_releases")
+
+
+def governance_dir(lake_root: Path) -> Path:
+    """Outside the zones: records about the lake's data (erasure requests), not data."""
+    return lake_root / "_governance"
 
 
 def is_table(path: Path) -> bool:
