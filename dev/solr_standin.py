@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import threading
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,13 +49,25 @@ def _values(doc: Doc, field: str) -> list[str]:
     return [str(v) for v in (value if isinstance(value, list) else [value])]
 
 
+# CKAN's Solr schema analyses these as `text` (lower case, ASCII folding); others are exact strings.
+TEXT_FIELDS = {"text", "title", "notes", "res_name", "res_description", "urls"}
+
+
+def fold(text: str) -> str:
+    """Solr's ASCIIFoldingFilter for Vietnamese: "Dân số" and "dan so" are one term (đ is a letter of
+    its own in Unicode: folded by hand)."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _term_matches(doc: Doc, field: str, term: str, phrase: bool) -> bool:
     values = _values(doc, field)
     if term == "*":
         return bool(values)
-    term_l = term.lower()
+    analysed = field in TEXT_FIELDS or field.startswith(("title_", "notes_", "extras_"))
+    term_l = fold(term.lower()) if analysed else term.lower()
     for value in values:
-        v = value.lower()
+        v = fold(value.lower()) if analysed else value.lower()
         if v == term_l or (any(c in term for c in "*?") and fnmatch.fnmatchcase(v, term_l)):
             return True
         words = re.findall(r"\w+", v)

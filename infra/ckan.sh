@@ -14,6 +14,7 @@ CKAN_URL=${CKAN_URL:-http://$CKAN_HOST:$CKAN_PORT}
 SOLR_PORT=${SOLR_PORT:-8983}
 SOLR_URL="http://127.0.0.1:$SOLR_PORT/solr/ckan"
 CKAN_DB=${CKAN_DB:-ckan_portal}
+DATASTORE_DB=${CKAN_DB}_datastore  # the DataStore (data API, previews): its own database, a read-only role
 PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/1}
@@ -64,6 +65,7 @@ configure() {
     fi
     log "creating database $CKAN_DB"
     createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "$CKAN_DB"
+    dropdb -h "$PG_HOST" -p "$PG_PORT" -U postgres --if-exists "$DATASTORE_DB"  # tables of the old portal
     rm -f "$DIR/api_token" "$DIR/solr-index.json"
   fi
   if [ ! -f "$INI" ]; then
@@ -78,7 +80,11 @@ configure() {
     "ckan.redis.url=$REDIS_URL" \
     "ckan.storage_path=$DIR/storage" \
     "ckan.max_resource_size=500" \
-    "ckan.plugins=activity scheming_datasets dcat dcat_json_interface structured_data image_view text_view" \
+    "ckan.plugins=activity scheming_datasets dcat dcat_json_interface structured_data image_view text_view datastore datatables_view charts_view lakehouse_language" \
+    "ckan.datastore.write_url=postgresql://postgres@$PG_HOST:$PG_PORT/$DATASTORE_DB" \
+    "ckan.datastore.read_url=postgresql://datastore_ro@$PG_HOST:$PG_PORT/$DATASTORE_DB" \
+    "ckan.datastore.sqlsearch.enabled=true" \
+    "ckanext.charts.cache_strategy=redis" \
     "scheming.dataset_schemas=ckanext.lakehouse:schemas/dataset.yaml" \
     "scheming.presets=ckanext.scheming:presets.json ckanext.dcat.schemas:presets.yaml" \
     "ckanext.dcat.rdf.profiles=euro_dcat_ap_3 lakehouse_dcat_ap_3" \
@@ -92,10 +98,26 @@ configure() {
     "lakehouse.catalog_publisher_name=${CKAN_CATALOG_PUBLISHER:-National Data Centre (local demo)}" \
     "lakehouse.catalog_publisher_uri=${CKAN_CATALOG_PUBLISHER_URI:-$CKAN_URL/about}" >/dev/null
   mkdir -p "$DIR/storage"
+  # the DataStore's database must exist before `ckan db init` (the plugin connects to it)
+  if [ "$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname='$DATASTORE_DB'")" != 1 ]; then
+    log "creating the DataStore database $DATASTORE_DB"
+    createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "$DATASTORE_DB"
+    psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -q -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles
+      WHERE rolname = 'datastore_ro') THEN CREATE ROLE datastore_ro LOGIN; END IF; END \$\$" >/dev/null
+    rm -f "$DIR/.datastore-permissions"
+  fi
   if [ ! -f "$DIR/.db-initialised" ] || [ "$DIR/.db-initialised" -ot "$VENV/bin/ckan" ]; then
     log "initialising the CKAN database"
     ckan db init >"$DIR/db-init.log" 2>&1 || { tail -20 "$DIR/db-init.log" >&2; die "ckan db init failed"; }
     touch "$DIR/.db-initialised"
+  fi
+  if [ ! -f "$DIR/.datastore-permissions" ]; then
+    # the read-only role may read the DataStore's tables and nothing else (CKAN writes the grants)
+    ckan datastore set-permissions 2>/dev/null | psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d "$DATASTORE_DB" \
+      -q --set ON_ERROR_STOP=1 >"$DIR/datastore-permissions.log" 2>&1 \
+      || { tail -20 "$DIR/datastore-permissions.log" >&2; die "could not set the DataStore's permissions"; }
+    touch "$DIR/.datastore-permissions"
   fi
   if [ ! -s "$DIR/api_token" ]; then
     if ! ckan user show "$ADMIN" 2>/dev/null | grep -q "name=$ADMIN"; then

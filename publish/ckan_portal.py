@@ -28,7 +28,7 @@ from data_contracts import Dataset, datasets
 from lakehouse.core import jsonl, lake, releases
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import REPO_ROOT, Settings
-from publish import dcat, disclosure, exports, lineage, release_audit
+from publish import datastore, dcat, disclosure, exports, lineage, release_audit
 from publish.ckan_api import CkanApi, PortalError, PortalUnavailable, UploadTooLarge
 
 __all__ = ["PortalError", "PortalUnavailable", "UploadTooLarge", "publish_all", "publish_dataset", "withdraw_orphans"]
@@ -46,7 +46,7 @@ class Step:
     target: str  # a resource (file) name, or "metadata" / "dataset"
     action: str  # create | update | skip | delete
     detail: str = ""
-    kind: str = "resource"  # resource | metadata | dataset
+    kind: str = "resource"  # resource | metadata | dataset | datastore
 
 
 @dataclass
@@ -86,6 +86,15 @@ class Release:
     report: disclosure.DisclosureReport
     files: list[exports.Export]
     table: pa.Table  # the rows released, kept in the release log for later audits
+
+    @property
+    def csv(self) -> exports.Export:
+        """The data as CSV: the file whose rows go to the DataStore."""
+        return next(f for f in self.files if f.name == f"{self.dataset.name}.csv")
+
+    @property
+    def datapackage(self) -> exports.Export:
+        return next(f for f in self.files if f.name == "datapackage.json")
 
 
 def ministry_title(slug: str) -> str:
@@ -200,6 +209,9 @@ def plan(release: Release, wanted: dict[str, Any], current: dict[str, Any] | Non
             steps.append(Step(r.get("name") or r["id"], "delete", "not part of this release"))
     if current is None:
         return "create", [Step("metadata", "create", kind="metadata"), *steps]
+    table = by_name.get(release.csv.name)  # the CSV's rows in the DataStore (data API, preview, chart)
+    if table is not None and table.get("hash") == release.csv.sha256 and not table.get("datastore_active"):
+        steps.append(Step(release.csv.name, "create", "DataStore table (not loaded yet)", kind="datastore"))
     changed = _changed_fields(wanted, current)
     if current.get("state") == "deleted":
         changed.append("state (was withdrawn)")
@@ -260,12 +272,23 @@ def _apply(portal: CkanApi, release: Release, wanted: dict[str, Any], current: d
             except Exception:  # the portal may be down; the original error matters
                 break
         raise
+    # The CSV's rows into the DataStore before the flip: a new release's table is whole before it shows.
+    csv = release.csv
+    loaded = staged.get(csv.name) or (by_name[csv.name] if any(s.kind == "datastore" for s in steps) else None)
+    if loaded is not None:
+        datastore.load(portal, loaded["id"], release.datapackage.path, release.table)
+        loaded["datastore_active"] = True  # the flip below sends this dict back: keep the flag CKAN set
     flip: dict[str, Any] = {**wanted, "private": False, "state": "active"}
     if staged or any(s.kind == "resource" and s.action == "delete" for s in steps) or current.get("private"):
         flip["resources"] = [staged.get(f.name) or by_name[f.name] for f in release.files]
     if staged:
         flip["provenance_code_revision"] = code_revision()
-    portal.call("package_patch", id=current["id"], **flip)
+    flipped = portal.call("package_patch", id=current["id"], **flip)
+    table = next(r for r in flipped["resources"] if r.get("name") == csv.name)
+    datastore.views(portal, table, release.dataset)
+    replaced = by_name.get(csv.name) if csv.name in staged else None
+    if replaced is not None and replaced.get("datastore_active"):  # the previous release's rows, now unlisted
+        datastore.drop(portal, replaced["id"])
 
 
 def publish_dataset(

@@ -73,3 +73,14 @@ def test_select_filters_sorts_pages_and_facets() -> None:
     assert result["facet_counts"]["facet_fields"]["tags"] == ["population", 2, "census", 1]
     index.delete([], ['+entity_type:package AND +(id:"1" OR name:"1")'])
     assert index.select({"q": ["*:*"]})["response"]["numFound"] == 1
+
+
+def test_text_is_found_with_or_without_vietnamese_diacritics_as_solr_folds_it() -> None:
+    """CKAN's schema folds text fields to ASCII: "dân số", "dan so" and "DÂN SỐ" find one another;
+    exact string fields (name, tags) stay exact."""
+    doc = {"id": "vi", "title": "Dân số theo tỉnh, độ tuổi và giới tính", "name": "dan-so", "tags": ["dân số"]}
+    for typed in ("dân", "dan", "DÂN", "tinh", "tỉnh", "do", "độ", '"dan so"', '"Dân số"'):
+        assert compile_query(f"title:{typed}")(doc), typed
+        assert compile_query(typed)(doc), typed  # the catch-all text field
+    assert not compile_query("title:dam")(doc)
+    assert compile_query('tags:"dân số"')(doc) and not compile_query('tags:"dan so"')(doc)

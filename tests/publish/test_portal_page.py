@@ -1,5 +1,6 @@
 """What a researcher sees: the dataset page rendered by headless Chromium (Debian's chromium and
-chromium-driver), with the title, licence, resources and the data dictionary link visible."""
+chromium-driver), with the title, licence, resources and the data dictionary link visible; the page
+in Vietnamese; the CSV previewed as a table and a chart."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from lakehouse.core.settings import REPO_ROOT
 from publish.ckan_portal import publish_dataset
@@ -53,3 +55,34 @@ def test_dataset_page_shows_title_licence_resources_and_dictionary(env, browser)
     download = browser.find_element(By.CSS_SELECTOR, "a.resource-url-analytics")
     assert download.is_displayed() and download.get_attribute("href").endswith(".dictionary.csv")
     browser.save_screenshot(str(SCREENSHOTS / "dictionary_resource_page.png"))
+
+
+def test_vietnamese_visitors_read_vietnamese_and_search_finds_it_with_or_without_diacritics(env, browser) -> None:
+    env.write_gold([120, 80, None, 45, None, 33])
+    publish_dataset(env.settings, env.ds)
+    assert env.ds.title_vi and env.ds.title_vi != env.ds.title
+    browser.get(f"{env.settings.ckan_url}/vi/dataset/{env.ds.name}")
+    assert env.ds.title_vi in browser.find_element(By.CSS_SELECTOR, "h1").text
+    browser.get(f"{env.settings.ckan_url}/dataset/{env.ds.name}")
+    assert env.ds.title in browser.find_element(By.CSS_SELECTOR, "h1").text
+    browser.get(f"{env.settings.ckan_url}/vi/dataset/?q=dan+so")
+    assert env.ds.title_vi in browser.page_source  # the Vietnamese UI lists it by its Vietnamese title
+    for typed in ("dân số", "dan so", "DAN SO", "tỉnh thành phố", "tinh thanh pho"):
+        found = env.ckan.action.package_search(q=typed, rows=1000)["results"]
+        assert env.ds.name in [d["name"] for d in found], typed
+    api = env.ckan.action.package_show(id=env.ds.name)
+    assert api["title"] == env.ds.title and api["title_vi"] == env.ds.title_vi  # the API is not localised
+
+
+def test_the_csv_is_previewed_as_a_table_and_a_chart(env, browser) -> None:
+    env.write_gold([120, 80, None, 45, None, 33])
+    publish_dataset(env.settings, env.ds)
+    csv = next(r for r in env.package()["resources"] if r["name"].endswith(".csv") and "dictionary" not in r["name"])
+    views = {v["view_type"]: v["id"] for v in env.ckan.action.resource_view_list(id=csv["id"])}
+    page = f"{env.settings.ckan_url}/dataset/{env.ds.name}/resource/{csv['id']}"
+    browser.get(f"{page}/view/{views['datatables_view']}")
+    # DataTables fetches the rows from datastore_search after the page loads
+    WebDriverWait(browser, 30).until(lambda b: b.find_element(By.TAG_NAME, "body").text.count("Thành phố Hà Nội") >= 6)
+    browser.get(f"{page}/view/{views['charts_view']}")
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot, svg.main-svg"))
+    browser.save_screenshot(str(SCREENSHOTS / "chart_view.png"))
