@@ -3,7 +3,8 @@ search results show the Vietnamese title and description the publisher filled (`
 `notes_vi`); in English, the English ones. Display only: the API returns every field as stored.
 
 ckanext-fluent would be the usual way (one translated field per language), but its release on PyPI
-(1.0.0) does not load on CKAN 2.12, and its repository cannot be installed here."""
+(1.0.0) imports Pylons (gone since CKAN 2.9) and does not load on CKAN 2.12; its repository cannot be
+installed here."""
 
 from __future__ import annotations
 
