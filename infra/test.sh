@@ -15,4 +15,4 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 bash infra/airflow.sh init
 AIRFLOW_HOME=${AIRFLOW_HOME:-${LAKEHOUSE_VAR:-$ROOT/var}/airflow} AIRFLOW__CORE__LOAD_EXAMPLES=False \
   .venv-airflow/bin/python -m pytest -q -p no:cacheprovider tests/dags "$@"
-.venv-data/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/dags tests "$@"
+.venv-data/bin/python -m pytest -q -p no:cacheprovider --durations=10 --ignore=tests/dags tests "$@"
