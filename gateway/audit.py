@@ -15,6 +15,7 @@ import itertools
 import os
 import threading
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ class Audit:
         rows: int = 0,
         duration_s: float = 0.0,
         kind: str = "query",
+        relations: Iterable[str] = (),
     ) -> None:
         self._write(
             {
@@ -92,6 +94,7 @@ class Audit:
                 "reason": printable(reason, 2000),
                 "rows": rows,
                 "duration_ms": round(duration_s * 1000, 2),
+                "relations": sorted(relations),  # the lake tables it read (usage per relation)
             }
         )
 
@@ -132,6 +135,28 @@ def query(path: Path, ministry: str | None = None, denied_only: bool = False, li
           SELECT "at", kind, ministry, client, allowed, reason, rows, duration_ms, sql FROM i)
         WHERE {" AND ".join(where)} ORDER BY "at" DESC LIMIT {int(limit)}""",
         params,
+    )
+    names = [d[0] for d in rows.description]
+    return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
+
+
+def usage(path: Path, days: int = 30) -> list[dict[str, Any]]:
+    """Queries that ran, per ministry and lake relation: all time and in the last `days` days (usage,
+    shown by `bin/lakehouse status`). Denied statements and catalog lookups are not usage."""
+    if not path.exists():
+        return []
+    source = (
+        f"read_json('{str(path).replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', columns = "
+        "{'at': 'TIMESTAMPTZ', phase: 'VARCHAR', kind: 'VARCHAR', ministry: 'VARCHAR', allowed: 'BOOLEAN', "
+        "reason: 'VARCHAR', relations: 'VARCHAR[]'})"
+    )
+    rows = duckdb.connect().execute(
+        f"""
+        SELECT ministry, relation, count(*) AS queries,
+               count(*) FILTER (WHERE "at" >= now() - INTERVAL {int(days)} DAY) AS recent
+        FROM (SELECT ministry, "at", unnest(relations) AS relation FROM {source}
+              WHERE phase = 'outcome' AND kind = 'query' AND allowed AND coalesce(reason, '') = '')
+        GROUP BY ALL ORDER BY queries DESC, ministry, relation"""
     )
     names = [d[0] for d in rows.description]
     return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]

@@ -312,6 +312,7 @@ class Session:
         self.scram: Any = None
         self.statements: dict[str, tuple[str, list[int]]] = {}
         self.portals: dict[str, WirePortal] = {}
+        self.relations: dict[str, set[str]] = {}  # audit id -> the lake relations the statement reads
         self.skip_until_sync = False
         self.tx = TransactionStatus.IDLE
         self.out = bytearray()
@@ -543,13 +544,13 @@ class Session:
         return None
 
     # --- execution ------------------------------------------------------------------------------------
-    def _prepare(self, sql: str) -> tuple[bool, str]:
+    def _prepare(self, sql: str) -> tuple[bool, str, set[str]]:
         """In the ministry's pool: route (catalog or data) and check; the SQL to run."""
         assert self.engine is not None and self.catalog is not None
         with self.engine.slots:  # checking costs a core too
             return self._route(sql)
 
-    def _route(self, sql: str) -> tuple[bool, str]:
+    def _route(self, sql: str) -> tuple[bool, str, set[str]]:
         assert self.engine is not None and self.catalog is not None
         if not Catalog.is_show(sql):
             try:
@@ -559,8 +560,9 @@ class Session:
                     raise
             else:
                 if not policy.is_catalog_query(tree, self.catalog.table_names):
-                    return False, self.engine.check(sql, tree).sql
-        return True, self.catalog.check(sql)
+                    checked = self.engine.check(sql, tree)
+                    return False, checked.sql, checked.relations
+        return True, self.catalog.check(sql), set()
 
     async def check(self, sql: str, kind: str) -> tuple[str, bool, str, float]:
         """Audit the intent, then route and check off the event loop: (audit id, catalog?, SQL to run, start)."""
@@ -571,8 +573,9 @@ class Session:
         try:
             known = self.engine.cached(sql)  # a statement checked before: no hop to the pool
             if known is not None:
+                self.relations[record] = known.relations
                 return record, False, known.sql, started
-            catalog, checked = await asyncio.wait_for(
+            catalog, checked, self.relations[record] = await asyncio.wait_for(
                 loop.run_in_executor(self.engine.pool, self._prepare, sql), self.gw.limits.check_timeout_s
             )
         except TimeoutError:
@@ -614,12 +617,9 @@ class Session:
     def finish(self, running: Running, error: Exception | None = None) -> None:
         sql, audit_id, kind, started = running.record
         took = time.perf_counter() - started
-        if error is None:
-            self.gw.audit.outcome(audit_id, self.user, self.client, sql, True, "", running.rows, took, kind)
-        else:
-            self.gw.audit.outcome(
-                audit_id, self.user, self.client, sql, True, f"failed: {error}", running.rows, took, kind
-            )
+        read = self.relations.pop(audit_id, set())
+        reason = "" if error is None else f"failed: {error}"
+        self.gw.audit.outcome(audit_id, self.user, self.client, sql, True, reason, running.rows, took, kind, read)
 
     def fail(self, exc: Exception) -> None:
         if isinstance(exc, Denied):

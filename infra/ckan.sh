@@ -3,6 +3,7 @@
 #   infra/ckan.sh start    idempotent: Solr stand-in, database, ckan.ini, sysadmin + API token, server
 #   infra/ckan.sh stop     stop CKAN and the stand-in by their PID files (never by name)
 #   infra/ckan.sh status | url | token
+#   infra/ckan.sh tracking  aggregate page views and downloads (`ckan tracking update`; a cron job in production)
 # Settings (environment, with defaults): CKAN_HOST=127.0.0.1 CKAN_PORT=5000 CKAN_URL SOLR_PORT=8983
 # CKAN_DB=ckan_portal PG_HOST=127.0.0.1 PG_PORT=5432 REDIS_URL LAKEHOUSE_VAR=./var CKAN_DIR=$LAKEHOUSE_VAR/ckan
 set -euo pipefail
@@ -66,7 +67,7 @@ configure() {
     log "creating database $CKAN_DB"
     createdb -h "$PG_HOST" -p "$PG_PORT" -U postgres "$CKAN_DB"
     dropdb -h "$PG_HOST" -p "$PG_PORT" -U postgres --if-exists "$DATASTORE_DB"  # tables of the old portal
-    rm -f "$DIR/api_token" "$DIR/solr-index.json"
+    rm -f "$DIR/api_token" "$DIR/solr-index.json" "$DIR/.tracking-tables"
   fi
   if [ ! -f "$INI" ]; then
     "$VENV/bin/ckan" generate config "$INI" >/dev/null
@@ -80,7 +81,7 @@ configure() {
     "ckan.redis.url=$REDIS_URL" \
     "ckan.storage_path=$DIR/storage" \
     "ckan.max_resource_size=500" \
-    "ckan.plugins=activity scheming_datasets dcat dcat_json_interface structured_data image_view text_view datastore datatables_view charts_view lakehouse_language" \
+    "ckan.plugins=activity scheming_datasets dcat dcat_json_interface structured_data image_view text_view datastore datatables_view charts_view lakehouse_language tracking" \
     "ckan.datastore.write_url=postgresql://postgres@$PG_HOST:$PG_PORT/$DATASTORE_DB" \
     "ckan.datastore.read_url=postgresql://datastore_ro@$PG_HOST:$PG_PORT/$DATASTORE_DB" \
     "ckan.datastore.sqlsearch.enabled=true" \
@@ -111,6 +112,11 @@ configure() {
     log "initialising the CKAN database"
     ckan db init >"$DIR/db-init.log" 2>&1 || { tail -20 "$DIR/db-init.log" >&2; die "ckan db init failed"; }
     touch "$DIR/.db-initialised"
+  fi
+  if [ ! -f "$DIR/.tracking-tables" ]; then  # page views and downloads (the tracking plugin's tables)
+    ckan db upgrade -p tracking >"$DIR/tracking-upgrade.log" 2>&1 \
+      || { tail -20 "$DIR/tracking-upgrade.log" >&2; die "could not create the tracking tables"; }
+    touch "$DIR/.tracking-tables"
   fi
   if [ ! -f "$DIR/.datastore-permissions" ]; then
     # the read-only role may read the DataStore's tables and nothing else (CKAN writes the grants)
@@ -166,5 +172,6 @@ case "${1:-}" in
     solr_up && echo "Solr (test) up   $SOLR_URL" || echo "Solr (test) down $SOLR_URL" ;;
   url) echo "$CKAN_URL" ;;
   token) cat "$DIR/api_token" ;;
-  *) echo "usage: $0 start|stop|status|url|token" >&2; exit 2 ;;
+  tracking) ckan tracking update >/dev/null && echo "[ckan] page views and downloads aggregated" ;;  # cron in production
+  *) echo "usage: $0 start|stop|status|url|token|tracking" >&2; exit 2 ;;
 esac

@@ -220,7 +220,33 @@ def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     except requests.RequestException:
         ok = False
     print(f"CKAN {settings.ckan_url}: {'up' if ok else 'DOWN (bash infra/ckan.sh start)'}")
+    _print_usage(settings, portal_up=ok)
     return 0
+
+
+def _print_usage(settings: Settings, portal_up: bool) -> None:
+    """Who uses what: downloads per open dataset (CKAN tracking), queries per relation and ministry
+    (the gateway's audit log)."""
+    from gateway.audit import printable, usage
+
+    if portal_up:
+        from publish.ckan_portal import usage as portal_usage
+
+        try:
+            counts = portal_usage(settings, [d.name for d in datasets()])
+        except (LakehouseError, RuntimeError) as exc:  # no API token, say
+            print(f"usage on the portal: not available ({exc})")
+        else:
+            print("usage on the portal (all time / last 14 days; `bash infra/ckan.sh tracking` updates it):")
+            for name, c in sorted(counts.items()):
+                print(
+                    f"  {name:<44} {c['downloads']:>6} downloads ({c['downloads_recent']} recent)"
+                    f" {c['views']:>6} page views ({c['views_recent']} recent)"
+                )
+    queries = usage(settings.var_dir / "audit" / "sql.jsonl")
+    print("queries through the SQL gateway (all time / last 30 days):" if queries else "no gateway queries yet")
+    for q in queries:
+        print(f"  {printable(q['ministry'], 36):<36} {q['relation']:<40} {q['queries']:>6} ({q['recent']} recent)")
 
 
 def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:

@@ -377,3 +377,24 @@ def publish_all(settings: Settings, datasets: Iterable[Dataset], dry_run: bool =
     portal = _portal(settings)
     results = [publish_dataset(settings, d, dry_run, portal) for d in datasets]
     return results + withdraw_orphans(settings, datasets, dry_run, portal=portal)
+
+
+def usage(settings: Settings, names: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Views and downloads per dataset from CKAN's tracking (the `tracking` plugin counts page views and
+    clicks on resource links; `infra/ckan.sh tracking` or a cron job runs `ckan tracking update` to
+    aggregate them): {dataset: {views, views_recent, downloads, downloads_recent}}."""
+    portal = _portal(settings)
+    out: dict[str, dict[str, int]] = {}
+    for name in names:
+        package = portal.show("package_show", id=name, include_tracking=True)
+        if package is None:
+            continue
+        views = package.get("tracking_summary") or {}
+        files = [r.get("tracking_summary") or {} for r in package.get("resources", [])]
+        out[name] = {
+            "views": int(views.get("total", 0)),
+            "views_recent": int(views.get("recent", 0)),
+            "downloads": sum(int(f.get("total", 0)) for f in files),
+            "downloads_recent": sum(int(f.get("recent", 0)) for f in files),
+        }
+    return out

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from gateway.audit import usage
 from gateway.engine import recipient_key, recipient_pseudonym
 from lakehouse.core.settings import REPO_ROOT
 from tests.gateway.conftest import TEST_KEY
@@ -329,3 +330,25 @@ def test_tls_is_offered_and_then_required(gateway, launch_gateway, tmp_path) -> 
         assert conn.execute("SELECT count(*) FROM silver.health_insurance_cards").fetchone() == (1500,)
     with pytest.raises(psycopg.OperationalError, match="requires TLS"):
         psycopg.connect(dsn + " sslmode=disable")
+
+
+def test_usage_counts_the_queries_each_ministry_ran_per_relation(gateway) -> None:
+    """`bin/lakehouse status` shows usage from the audit: queries that ran, per ministry and relation;
+    denied statements are not usage."""
+    before = {(u["ministry"], u["relation"]): u["queries"] for u in usage(gateway.audit)}
+    for _ in range(3):
+        _query(gateway, EDUCATION, "SELECT count(*) FROM silver.education_enrolments")
+    with pytest.raises(psycopg.Error):
+        _query(gateway, EDUCATION, "SELECT * FROM silver.population_residents")  # not granted: denied
+    after = {(u["ministry"], u["relation"]): u for u in usage(gateway.audit)}
+    ran = after[(EDUCATION, "silver.education_enrolments")]
+    assert ran["queries"] == before.get((EDUCATION, "silver.education_enrolments"), 0) + 3 and ran["recent"] >= 3
+    assert (EDUCATION, "silver.population_residents") not in after
+    status = subprocess.run(
+        [str(REPO_ROOT / "bin" / "lakehouse"), "status"],
+        env={**os.environ, "LAKEHOUSE_VAR": str(gateway.lake.parent), "LAKE_ROOT": str(gateway.lake)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(rf"{EDUCATION}\s+silver\.education_enrolments\s+{ran['queries']} ", status), status

@@ -4,7 +4,9 @@ in Vietnamese; the CSV previewed as a table and a chart."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 
 import pytest
 from selenium import webdriver
@@ -13,7 +15,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from lakehouse.core.settings import REPO_ROOT
-from publish.ckan_portal import publish_dataset
+from publish.ckan_portal import publish_dataset, usage
+from tests.conftest import TEST_PORTAL_ENV
 
 SCREENSHOTS = REPO_ROOT / "var" / "test-output"
 
@@ -86,3 +89,22 @@ def test_the_csv_is_previewed_as_a_table_and_a_chart(env, browser) -> None:
     browser.get(f"{page}/view/{views['charts_view']}")
     WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot, svg.main-svg"))
     browser.save_screenshot(str(SCREENSHOTS / "chart_view.png"))
+
+
+def test_page_views_and_downloads_are_counted_per_dataset(env, browser, ckan_portal) -> None:
+    """CKAN's tracking counts a visit and a click on the download button; `bin/lakehouse status` shows
+    them per dataset after the aggregation (`infra/ckan.sh tracking`, a cron job in production)."""
+    env.write_gold([120, 80, None, 45, None, 33])
+    publish_dataset(env.settings, env.ds)
+    csv = next(r for r in env.package()["resources"] if r["name"] == f"{env.ds.name}.csv")
+    browser.get(f"{env.settings.ckan_url}/dataset/{env.ds.name}")  # a page view of the dataset
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return jQuery.active == 0"))
+    browser.get(f"{env.settings.ckan_url}/dataset/{env.ds.name}/resource/{csv['id']}")
+    download = browser.find_element(By.CSS_SELECTOR, "a.resource-url-analytics")
+    browser.execute_script("arguments[0].click();", download)
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return jQuery.active == 0"))
+    portal_env = {**os.environ, **TEST_PORTAL_ENV}
+    portal_env.pop("CKAN_URL", None)
+    subprocess.run(["bash", str(REPO_ROOT / "infra" / "ckan.sh"), "tracking"], env=portal_env, check=True)
+    counts = usage(env.settings, [env.ds.name])[env.ds.name]
+    assert counts["downloads"] >= 1 and counts["views"] >= 1, counts
