@@ -25,6 +25,7 @@ import duckdb
 from lakehouse.core import jsonl
 
 MAX_FIELD = 20_000  # characters of client text kept per record
+ACCESS_LOG = "person_access.jsonl"  # beside the audit log
 
 
 def printable(text: Any, limit: int = MAX_FIELD, keep: str = "") -> str:
@@ -43,6 +44,9 @@ class Audit:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = jsonl.open_log(path)  # opened before privileges are dropped
+        # Which persons each ministry received rows about (keys as that ministry received them, cut to 64
+        # bits; never a citizen ID): read by `bin/lakehouse subject access-report`.
+        self._access = jsonl.open_log(path.with_name(ACCESS_LOG))
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._prefix = f"{os.getpid()}-{int(datetime.now(UTC).timestamp())}"
@@ -97,6 +101,19 @@ class Audit:
                 "relations": sorted(relations),  # the lake tables it read (usage per relation)
             }
         )
+
+    def access(self, record_id: str, ministry: str, relations: Iterable[str], persons: Iterable[str]) -> None:
+        text = jsonl.encode(
+            {
+                "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "id": record_id,
+                "ministry": printable(ministry, 200),
+                "relations": sorted(relations),
+                "persons": sorted(persons),
+            }
+        )
+        with self._lock:
+            self._access.write(text)
 
     def record(
         self, ministry: str, client: str, sql: str, allowed: bool, reason: str = "", kind: str = "login"
@@ -157,6 +174,27 @@ def usage(path: Path, days: int = 30) -> list[dict[str, Any]]:
         FROM (SELECT ministry, "at", unnest(relations) AS relation FROM {source}
               WHERE phase = 'outcome' AND kind = 'query' AND allowed AND coalesce(reason, '') = '')
         GROUP BY ALL ORDER BY queries DESC, ministry, relation"""
+    )
+    names = [d[0] for d in rows.description]
+    return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
+
+
+def accesses(path: Path, keys: dict[str, str]) -> list[dict[str, Any]]:
+    """Each time a ministry received rows about a person: `keys` gives, per ministry, the person's key as
+    that ministry receives it (cut as the access log keeps it). Newest first: when, ministry, relations."""
+    log = path.with_name(ACCESS_LOG)
+    if not log.exists() or not keys:
+        return []
+    wanted = ", ".join(f"('{m.replace(chr(39), chr(39) * 2)}', '{k}')" for m, k in keys.items())
+    source = (
+        f"read_json('{str(log).replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', columns = "
+        "{'at': 'TIMESTAMPTZ', id: 'VARCHAR', ministry: 'VARCHAR', relations: 'VARCHAR[]', persons: 'VARCHAR[]'})"
+    )
+    rows = duckdb.connect().execute(
+        f"""
+        SELECT a."at", a.ministry, a.relations, a.id FROM {source} a
+        JOIN (VALUES {wanted}) w(ministry, person) ON a.ministry = w.ministry AND list_contains(a.persons, w.person)
+        ORDER BY a."at" DESC"""
     )
     names = [d[0] for d in rows.description]
     return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import shutil
 import threading
 import time
@@ -42,7 +43,10 @@ from lakehouse.core.duckdb_extensions import extension_path
 
 log = logging.getLogger(__name__)
 CATALOG = "lakehouse"
-PERSON_KEY_SUFFIX = "_pseudonym"  # silver's person keys (HMAC pseudonyms): re-keyed per recipient
+PERSON_KEY_SUFFIX = policy.PERSON_KEY_SUFFIX  # silver's person keys (HMAC pseudonyms): re-keyed per recipient
+# A person key's value as it may leave: the (re-keyed) HMAC-SHA-256 hex, in either case, or its start.
+PERSON_KEY_SHAPE = re.compile(r"[0-9a-f]{16,64}", re.IGNORECASE)
+ACCESS_KEY_CHARS = 16  # the access log keeps 64 bits of each key a ministry received: enough to find a person
 DEFAULT_RETENTION_HOURS = 168.0
 
 
@@ -367,14 +371,24 @@ class Execution:
         params: list[Any],
         limits: RunLimits,
         slots: threading.Semaphore | None = None,
+        person_columns: tuple[int, ...] = (),
     ) -> None:
         self.cursor, self.sql, self.params, self.limits = cursor, sql, params, limits
+        self.person_columns = person_columns
+        self.persons: set[str] = set()  # person keys the result carried (the oversight access log)
         self.slots = slots or threading.Semaphore(1)
         self.holding = False
         self.reason: str | None = None
         self.done = threading.Event()
         self.rows = 0
         self.bytes = 0
+
+    def _note_persons(self, batch: list[tuple]) -> None:
+        for i in self.person_columns:
+            for row in batch:
+                value = row[i]
+                if isinstance(value, str) and PERSON_KEY_SHAPE.fullmatch(value):
+                    self.persons.add(value[:ACCESS_KEY_CHARS].lower())
 
     def cancel(self, reason: str) -> None:
         if self.reason is None:
@@ -433,6 +447,7 @@ class Execution:
                         "aggregate, filter or add a LIMIT",
                         "54000",
                     )
+                self._note_persons(batch)
                 encoded = encode(batch)
                 self.bytes += sum(map(len, encoded))  # one encoded message per row
                 if self.bytes > self.limits.max_bytes:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError
+from sqlglot.lineage import lineage
 from sqlglot.optimizer.qualify import qualify
 
 DIALECT = "duckdb"
@@ -99,6 +100,7 @@ PERSON_KEY_SUFFIX = "_pseudonym"
 class Checked:
     sql: str  # what runs
     relations: set[str] = field(default_factory=set)  # what it reads, for the audit
+    person_columns: tuple[int, ...] = ()  # result columns carrying person keys (the access log records them)
 
 
 def parse(sql: str) -> exp.Expression:
@@ -288,12 +290,31 @@ def check(sql: str, relations: Relations, render: Render, tree: exp.Expression |
         reads.append((table, relation, None))
 
     check_functions(tree)
-    keys_compared_only = _person_keys_compared_only(_check_columns(tree, relations))
+    qualified = _check_columns(tree, relations)
+    keys_compared_only = _person_keys_compared_only(qualified)
+    person_columns = _person_outputs(qualified, relations)
     _postgres_column_names(tree)
     rename_ctes(tree)
     for table, relation, version in reads:
         table.replace(render(relation, version, _table_alias(table), keys_compared_only))
-    return Checked(tree.sql(dialect=DIALECT), {r for _, r, _ in reads})
+    return Checked(tree.sql(dialect=DIALECT), {r for _, r, _ in reads}, person_columns)
+
+
+def _person_outputs(qualified: exp.Expression, relations: Relations) -> tuple[int, ...]:
+    """The result columns whose values come from a person key, through aliases, CTEs, subqueries and
+    set operations (sqlglot's column lineage): a row-level answer about persons, whatever the column is
+    called. When the lineage cannot be traced every column is a candidate (the engine keeps only values
+    shaped like a person key)."""
+    selects = qualified.selects if isinstance(qualified, exp.Query) else []
+    try:
+        out = []
+        for i, projection in enumerate(selects):
+            node = lineage(projection.alias_or_name, qualified, schema=_schema(relations), dialect=DIALECT)
+            if any(n.name.lower().endswith(PERSON_KEY_SUFFIX) for n in node.walk() if not n.downstream):
+                out.append(i)
+        return tuple(out)
+    except (SqlglotError, RecursionError, KeyError, ValueError):
+        return tuple(range(len(selects)))
 
 
 def _person_keys_compared_only(qualified: exp.Expression) -> bool:

@@ -312,7 +312,8 @@ class Session:
         self.scram: Any = None
         self.statements: dict[str, tuple[str, list[int]]] = {}
         self.portals: dict[str, WirePortal] = {}
-        self.relations: dict[str, set[str]] = {}  # audit id -> the lake relations the statement reads
+        # audit id -> what the check found: the lake relations read, the result columns carrying person keys
+        self.checked: dict[str, policy.Checked] = {}
         self.skip_until_sync = False
         self.tx = TransactionStatus.IDLE
         self.out = bytearray()
@@ -544,13 +545,13 @@ class Session:
         return None
 
     # --- execution ------------------------------------------------------------------------------------
-    def _prepare(self, sql: str) -> tuple[bool, str, set[str]]:
+    def _prepare(self, sql: str) -> tuple[bool, policy.Checked]:
         """In the ministry's pool: route (catalog or data) and check; the SQL to run."""
         assert self.engine is not None and self.catalog is not None
         with self.engine.slots:  # checking costs a core too
             return self._route(sql)
 
-    def _route(self, sql: str) -> tuple[bool, str, set[str]]:
+    def _route(self, sql: str) -> tuple[bool, policy.Checked]:
         assert self.engine is not None and self.catalog is not None
         if not Catalog.is_show(sql):
             try:
@@ -560,9 +561,8 @@ class Session:
                     raise
             else:
                 if not policy.is_catalog_query(tree, self.catalog.table_names):
-                    checked = self.engine.check(sql, tree)
-                    return False, checked.sql, checked.relations
-        return True, self.catalog.check(sql), set()
+                    return False, self.engine.check(sql, tree)
+        return True, policy.Checked(self.catalog.check(sql))
 
     async def check(self, sql: str, kind: str) -> tuple[str, bool, str, float]:
         """Audit the intent, then route and check off the event loop: (audit id, catalog?, SQL to run, start)."""
@@ -573,9 +573,9 @@ class Session:
         try:
             known = self.engine.cached(sql)  # a statement checked before: no hop to the pool
             if known is not None:
-                self.relations[record] = known.relations
+                self.checked[record] = known
                 return record, False, known.sql, started
-            catalog, checked, self.relations[record] = await asyncio.wait_for(
+            catalog, self.checked[record] = await asyncio.wait_for(
                 loop.run_in_executor(self.engine.pool, self._prepare, sql), self.gw.limits.check_timeout_s
             )
         except TimeoutError:
@@ -594,7 +594,7 @@ class Session:
                 record, self.user, self.client, sql, False, str(exc), 0, time.perf_counter() - started, kind
             )
             raise
-        return record, catalog, checked, started
+        return record, catalog, self.checked[record].sql, started
 
     def start(self, sql: str, record: tuple[str, bool, str, float], params: list[Any], kind: str) -> Running:
         assert self.engine is not None and self.catalog is not None
@@ -609,7 +609,9 @@ class Session:
         else:
             cursor, own_cursor = self.cursor, False
         limits = self.gw.limits.run_limits()
-        execution = Execution(cursor, checked, params, limits, self.engine.slots)
+        known = self.checked.get(audit_id)
+        persons = known.person_columns if known is not None and kind == "query" else ()
+        execution = Execution(cursor, checked, params, limits, self.engine.slots, persons)
         running = Running(self, execution, cursor, (sql, audit_id, kind, started), own_cursor)
         running.start(self.engine.pool)
         return running
@@ -617,9 +619,12 @@ class Session:
     def finish(self, running: Running, error: Exception | None = None) -> None:
         sql, audit_id, kind, started = running.record
         took = time.perf_counter() - started
-        read = self.relations.pop(audit_id, set())
+        known = self.checked.pop(audit_id, None)
+        read = known.relations if known is not None else set()
         reason = "" if error is None else f"failed: {error}"
         self.gw.audit.outcome(audit_id, self.user, self.client, sql, True, reason, running.rows, took, kind, read)
+        if running.execution.persons:  # rows about persons reached the ministry, even if the query then failed
+            self.gw.audit.access(audit_id, self.user, read, running.execution.persons)
 
     def fail(self, exc: Exception) -> None:
         if isinstance(exc, Denied):

@@ -196,6 +196,25 @@ def _cmd_erasure(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_subject(settings: Settings, args: argparse.Namespace) -> int:
+    """Oversight of citizen-data use: which ministries received rows about one person, when, from what."""
+    from gateway.audit import accesses, printable
+    from gateway.engine import ACCESS_KEY_CHARS, recipient_key, recipient_pseudonym
+    from gateway.grants import ministries
+    from lakehouse.core.erasure_list import pseudonym
+    from lakehouse.core.settings import pseudonym_key
+
+    person = pseudonym(_read_citizen_id())  # the ID is hashed here and dropped
+    master = pseudonym_key()
+    keys = {m: recipient_pseudonym(recipient_key(master, m), person)[:ACCESS_KEY_CHARS] for m in ministries()}
+    found = accesses(settings.var_dir / "audit" / "sql.jsonl", keys)
+    print(f"access report for one citizen (the ID is not kept): {len(found)} access(es) by ministries")
+    for a in found:
+        print(f"  {a['at']}  {printable(a['ministry'], 40):<40} {', '.join(a['relations'])}  (statement {a['id']})")
+    print("aggregates (counts, sums) are not access to a person; rows with the person's key are")
+    return 0
+
+
 def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     import pyarrow as pa
 
@@ -355,6 +374,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["request", "apply", "status"])
     s.add_argument("--no-publish", action="store_true", help="rebuild gold but do not publish to CKAN")
     s.set_defaults(fn=_cmd_erasure)
+    s = sub.add_parser("subject", help="a citizen's access report: which ministries read rows about them")
+    s.add_argument("action", choices=["access-report"])
+    s.set_defaults(fn=_cmd_subject)
     sub.add_parser("status", help="lake tables and portal").set_defaults(fn=_cmd_status)
     s = sub.add_parser("maintain", help="compact and vacuum a zone's tables (retention from the contracts)")
     s.add_argument("--zone", choices=["bronze", "quarantine", "silver", "gold"])
