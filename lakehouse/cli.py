@@ -196,6 +196,42 @@ def _cmd_erasure(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
+    """Per source table: quarantine rate by rule (latest batch, trend), freshness vs SLA, completeness;
+    per dataset: the dbt tests on its model. Exit 3 when a table misses its contract's threshold or SLA."""
+    from lakehouse.quality import freshness, source_quality
+    from publish.lineage import model_checks
+
+    fresh = {f.table: f for f in freshness(settings)}
+    missed = 0
+    print("source tables (latest batch; trend of the last batches; worst column's completeness):")
+    for t in source_tables():
+        if args.table and args.table not in (t.qualified_name, t.table):
+            continue
+        q = source_quality(settings, t, fresh[t.qualified_name])
+        missed += q["met"] is False
+        trend = " ".join(f"{b['rate']:.1%}" for b in q["quarantine_rate_over_time"][-5:]) or "no batch yet"
+        age = "never ingested" if q["freshness_hours"] is None else f"{q['freshness_hours']:.1f} h old"
+        worst = q["completeness_worst"]
+        state = {True: "ok  ", False: "MISS", None: "n/a "}[q["met"]]
+        print(
+            f"  {state} {t.qualified_name:<32} quarantine {q['quarantine_rate']:.2%} "
+            f"(threshold {q['quarantine_threshold']:.0%}; trend {trend}); {age} (SLA {q['freshness_sla_hours']:g} h)"
+            + (f"; completeness {q['completeness_min']:.1%} ({worst})" if worst else "")
+        )
+        for rule, n in sorted(q["quarantined_by_rule"].items(), key=lambda kv: -kv[1]):
+            print(f"         {n:>8} rows failed {rule}")
+    print("datasets (dbt tests on the model):")
+    for d in datasets():
+        checks = model_checks(d, settings.var_dir / "dbt" / "run_results.json")
+        failed = [c["check"] for c in checks if c["status"] not in ("pass", "success")]
+        print(
+            f"  {d.name:<44} {len(checks) - len(failed)}/{len(checks)} passed"
+            + (f"; not passed: {', '.join(failed)}" if failed else "")
+        )
+    return EXIT_PERMANENT if missed and args.strict else 0
+
+
 def _cmd_subject(settings: Settings, args: argparse.Namespace) -> int:
     """Oversight of citizen-data use: which ministries received rows about one person, when, from what."""
     from gateway.audit import accesses, printable
@@ -278,7 +314,8 @@ def _cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_freshness(settings: Settings, args: argparse.Namespace) -> int:
-    from lakehouse.maintenance import StaleData, freshness
+    from lakehouse.maintenance import StaleData
+    from lakehouse.quality import freshness
 
     report = freshness(settings)
     for f in report:
@@ -374,6 +411,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=["request", "apply", "status"])
     s.add_argument("--no-publish", action="store_true", help="rebuild gold but do not publish to CKAN")
     s.set_defaults(fn=_cmd_erasure)
+    s = sub.add_parser("quality", help="quarantine rates by rule, freshness vs SLA, completeness, dbt tests")
+    s.add_argument("--table", help="one source table (sector.table or table)")
+    s.add_argument("--strict", action="store_true", help="exit 3 when a table misses its threshold or SLA")
+    s.set_defaults(fn=_cmd_quality)
     s = sub.add_parser("subject", help="a citizen's access report: which ministries read rows about them")
     s.add_argument("action", choices=["access-report"])
     s.set_defaults(fn=_cmd_subject)

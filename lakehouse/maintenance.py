@@ -3,8 +3,6 @@ contracts state, and a freshness check of every bronze table against its contrac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from data_contracts import source_tables
@@ -17,18 +15,6 @@ DEFAULT_RETENTION_HOURS = 168.0
 
 class StaleData(RuntimeError):
     """A table is older than its contract's freshness SLA (a retry will not refresh it)."""
-
-
-@dataclass(frozen=True)
-class Freshness:
-    table: str
-    path: Path
-    age_hours: float | None  # None: never ingested
-    sla_hours: float
-
-    @property
-    def stale(self) -> bool:
-        return self.age_hours is None or self.age_hours > self.sla_hours
 
 
 def zone_tables(settings: Settings, zone: str) -> list[tuple[Path, float]]:
@@ -70,17 +56,3 @@ def maintain(settings: Settings, zone: str, dry_run: bool = False) -> list[str]:
             f"removed {len(files)} file(s) older than {retention:g} h"
         )
     return lines
-
-
-def freshness(settings: Settings, now: datetime | None = None) -> list[Freshness]:
-    now = now or datetime.now(UTC)
-    out = []
-    for t in source_tables():
-        path = t.bronze_path(settings.lake_root)
-        sla = t.freshness_hours or 24.0
-        committed = lake.last_commit_at(path)
-        if committed is None:
-            out.append(Freshness(t.qualified_name, path, None, sla))
-            continue
-        out.append(Freshness(t.qualified_name, path, (now.timestamp() - committed) / 3600, sla))
-    return out

@@ -11,6 +11,7 @@ not uploaded; the next run cleans up what was staged. `--dry-run` prints the pla
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import subprocess
@@ -28,7 +29,7 @@ from data_contracts import Dataset, datasets
 from lakehouse.core import jsonl, lake, releases
 from lakehouse.core.lake import read_table
 from lakehouse.core.settings import REPO_ROOT, Settings
-from publish import datastore, dcat, disclosure, exports, lineage, release_audit
+from publish import datastore, dcat, disclosure, exports, lineage, quality, release_audit
 from publish.ckan_api import CkanApi, PortalError, PortalUnavailable, UploadTooLarge
 
 __all__ = ["PortalError", "PortalUnavailable", "UploadTooLarge", "publish_all", "publish_dataset", "withdraw_orphans"]
@@ -86,6 +87,8 @@ class Release:
     report: disclosure.DisclosureReport
     files: list[exports.Export]
     table: pa.Table  # the rows released, kept in the release log for later audits
+    checks: list[dict[str, str]] = field(default_factory=list)  # dbt tests on the model, latest status
+    quality: dict[str, Any] = field(default_factory=dict)  # publish/quality.py
 
     @property
     def csv(self) -> exports.Export:
@@ -154,7 +157,18 @@ def prepare(settings: Settings, dataset: Dataset, out_dir: Path) -> Release:
     report.raise_if_failed(report_files[1].path)
     homepage = f"{settings.ckan_url.rstrip('/')}/dataset/{dataset.name}"
     files = exports.write_all(dataset, table, report, out_dir, homepage)
-    return Release(dataset, table.num_rows, gold_version, facts, report, files, table)
+    checks = lineage.model_checks(dataset, settings.var_dir / "dbt" / "run_results.json")
+    measured = quality.report(settings, dataset, table, checks, facts["input_delta_versions"])
+    files.append(
+        exports.Export(
+            quality.write(dataset, measured, out_dir),
+            "JSON",
+            "application/json",
+            "Quality report: dbt tests, completeness, and per source table the quarantine rate by rule "
+            "against the contract's threshold and the freshness SLA (also in the DCAT metadata, as DQV).",
+        )
+    )
+    return Release(dataset, table.num_rows, gold_version, facts, report, files, table, checks, measured)
 
 
 def _normalise(value: Any) -> Any:
@@ -303,9 +317,9 @@ def publish_dataset(
         url = f"{portal.url}/dataset/{dataset.name}"
         try:
             organisation = _organisation(portal, dataset, dry_run)
-            checks = lineage.model_checks(dataset, settings.var_dir / "dbt" / "run_results.json")
             verdict = "passed" if release.report.passed else "failed"
-            wanted = dcat.package_fields(dataset, organisation, portal.url, release.facts, checks, verdict)
+            wanted = dcat.package_fields(dataset, organisation, portal.url, release.facts, release.checks, verdict)
+            wanted["quality_measurements"] = json.dumps(release.quality["measurements"], sort_keys=True)
             current = portal.show("package_show", id=dataset.name)
             action, steps = plan(release, wanted, current)
             result = PublishResult(dataset.name, url, release.gold_version, release.rows, action, steps, dry_run)

@@ -29,6 +29,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from data_contracts import SourceTable
+from lakehouse import quality
 from lakehouse.core import lake
 from lakehouse.core.commit import CommitResult, commit_parquet_files
 from lakehouse.core.settings import Settings
@@ -147,6 +148,9 @@ def ingest_table(
             )
         else:
             shutil.rmtree(bad_dir, ignore_errors=True)  # empty and never committed
+        # every batch's rates, over the threshold too (the quality report's trend)
+        by_rule = quality.rejected_by_rule(bad, REASON) if result.rows_quarantined else {}
+        quality.record_batch(settings, table, batch_id, result.rows_read, result.rows_quarantined, by_rule)
         share = result.rows_quarantined / result.rows_read if result.rows_read else 0.0
         if share > table.policy.quarantine_threshold:
             raise QualityThresholdExceeded(

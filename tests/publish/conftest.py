@@ -55,7 +55,7 @@ class Env:
     namespace: str
 
     # CSV, Parquet, datapackage.json, data dictionary, disclosure report (JSON and Markdown)
-    published_files = 6
+    published_files = 7  # … and the quality report
 
     def write_gold(self, population: list[int | None], mode: str = "error") -> None:
         write_gold(self.settings, self.ds, population, mode)

@@ -89,3 +89,27 @@ def test_a_release_published_before_the_datastore_gets_its_table(env) -> None:
     assert _csv(env)["id"] == csv["id"] and _csv(env)["datastore_active"]
     assert env.ckan.action.datastore_search(resource_id=csv["id"])["total"] == len(FIRST)
     assert publish_dataset(env.settings, env.ds, portal=env.portal()).action == "skip"
+
+
+def test_the_release_carries_its_quality_report_and_dqv_measurements(env) -> None:
+    """Published with each release: a quality report resource and W3C DQV measurements in the DCAT."""
+    import json
+
+    import rdflib
+
+    env.write_gold(FIRST)
+    result = publish_dataset(env.settings, env.ds, portal=env.portal())
+    assert f"{env.ds.name}.quality.json" in result.uploaded
+    report = json.loads((env.exported()[f"{env.ds.name}.quality.json"]).read_text())
+    assert report["rows"] == len(FIRST) and report["suppressed_share"] == round(2 / 6, 6)
+    assert {m["metric"] for m in report["measurements"]} >= {"dbt-tests-passed-share", "suppressed-cell-share"}
+    ttl = requests.get(f"{env.settings.ckan_url}/dataset/{env.ds.name}.ttl", timeout=30).text
+    g = rdflib.Graph().parse(data=ttl, format="turtle")
+    dqv = rdflib.Namespace("http://www.w3.org/ns/dqv#")
+    measured = {
+        str(g.value(m, dqv.isMeasurementOf)).rsplit(":", 1)[-1]: g.value(m, dqv.value).toPython()
+        for m in g.objects(None, dqv.hasQualityMeasurement)
+    }
+    assert float(measured["suppressed-cell-share"]) == pytest.approx(2 / 6, abs=1e-6)
+    # an unchanged republish uploads nothing: the report holds no time-of-run facts
+    assert not publish_dataset(env.settings, env.ds, portal=env.portal()).uploaded

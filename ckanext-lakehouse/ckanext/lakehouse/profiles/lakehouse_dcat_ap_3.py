@@ -8,18 +8,25 @@ stock output gets wrong for our datasets:
 - contact points typed vcard:Organization only -> also vcard:Kind (SHACL runs without RDFS inference);
 - controlled-vocabulary IRIs (themes, publisher types) not typed skos:Concept -> typed;
 - the catalogue without publisher or language IRI, its homepage untyped -> fixed from the portal's
-  configuration.
+  configuration;
+and adds the release's quality measurements (the publisher's `quality_measurements`) as W3C DQV:
+dqv:hasQualityMeasurement, each a dqv:QualityMeasurement of a metric with its value (and the source
+table it is about).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ckan.plugins import toolkit
 from ckanext.dcat.profiles import DCAT, DCT, FOAF, RDF, SKOS, VCARD, RDFProfile
-from rdflib import Literal, URIRef
+from rdflib import BNode, Literal, Namespace, URIRef
+from rdflib.namespace import XSD
 from rdflib.term import Node
 
+DQV = Namespace("http://www.w3.org/ns/dqv#")
+METRIC = "urn:lakehouse:quality:metric:"  # publish/quality.py names the metrics
 FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 MEDIA_TYPE = "https://www.iana.org/assignments/media-types/"
 LANGUAGE = "http://publications.europa.eu/resource/authority/language/"
@@ -99,6 +106,29 @@ class LakehouseDCATAP3Profile(RDFProfile):
                     code = str(concept).rstrip("/").rsplit("/", 1)[-1]
                     if not list(self.g.objects(concept, SKOS.prefLabel)):
                         self.g.add((concept, SKOS.prefLabel, Literal(CONCEPT_LABELS.get(code, code), lang="en")))
+        self._quality(dataset_dict, dataset_ref)
+
+    def _quality(self, dataset_dict: dict, dataset_ref: URIRef) -> None:
+        try:
+            measured = json.loads(dataset_dict.get("quality_measurements") or "[]")
+        except ValueError:
+            return
+        self.g.bind("dqv", DQV)
+        for m in measured:
+            node, metric = BNode(), URIRef(METRIC + str(m["metric"]))
+            value = m["value"]
+            literal = (
+                Literal(value, datatype=XSD.boolean)
+                if isinstance(value, bool)
+                else Literal(str(value), datatype=XSD.decimal)
+            )
+            self.g.add((dataset_ref, DQV.hasQualityMeasurement, node))
+            self.g.add((node, RDF.type, DQV.QualityMeasurement))
+            self.g.add((node, DQV.isMeasurementOf, metric))
+            self.g.add((metric, RDF.type, DQV.Metric))
+            self.g.add((node, DQV.value, literal))
+            if m.get("about"):
+                self.g.add((node, DCT.description, Literal(f"source table {m['about']}")))
 
     def graph_from_catalog(self, catalog_dict: dict, catalog_ref: URIRef) -> None:
         g = self.g
