@@ -232,6 +232,39 @@ def _cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_PERMANENT if missed and args.strict else 0
 
 
+def _cmd_scorecard(settings: Settings, args: argparse.Namespace) -> int:
+    """The data-governance scorecard per ministry (lakehouse/scorecard.py); --publish puts it on the portal."""
+    import csv
+    import json
+    import tempfile
+
+    from lakehouse.scorecard import markdown, scorecard
+
+    scores = scorecard(settings)
+    for s in scores:
+        measures = "  ".join(f"{k} {v:.0%}" for k, v in s.measures().items())
+        print(f"{s.ministry:<36} level {s.level}  {measures}")
+    if args.publish:
+        from publish.ckan_portal import publish_page
+
+        with tempfile.TemporaryDirectory() as tmp:
+            table, raw = Path(tmp) / "scorecard.csv", Path(tmp) / "scorecard.json"
+            with table.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(scores[0].as_dict()))
+                writer.writeheader()
+                writer.writerows(s.as_dict() for s in scores)
+            raw.write_text(json.dumps([s.as_dict() for s in scores], indent=2) + "\n")
+            url = publish_page(
+                settings,
+                "data-governance-scorecard",
+                "Data-governance scorecard per ministry",
+                markdown(scores),
+                [table, raw],
+            )
+        print(f"published: {url}")
+    return 0
+
+
 def _cmd_subject(settings: Settings, args: argparse.Namespace) -> int:
     """Oversight of citizen-data use: which ministries received rows about one person, when, from what."""
     from gateway.audit import accesses, printable
@@ -415,6 +448,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--table", help="one source table (sector.table or table)")
     s.add_argument("--strict", action="store_true", help="exit 3 when a table misses its threshold or SLA")
     s.set_defaults(fn=_cmd_quality)
+    s = sub.add_parser("scorecard", help="data-governance scorecard per ministry (maturity levels 3-5)")
+    s.add_argument("--publish", action="store_true", help="also publish it as a page on the portal")
+    s.set_defaults(fn=_cmd_scorecard)
     s = sub.add_parser("subject", help="a citizen's access report: which ministries read rows about them")
     s.add_argument("action", choices=["access-report"])
     s.set_defaults(fn=_cmd_subject)

@@ -412,3 +412,38 @@ def usage(settings: Settings, names: Iterable[str]) -> dict[str, dict[str, int]]
             "downloads_recent": sum(int(f.get("recent", 0)) for f in files),
         }
     return out
+
+
+PAGE_ORGANISATION = "national-data-centre"
+
+
+def publish_page(settings: Settings, name: str, title: str, notes: str, files: Sequence[Path]) -> str:
+    """A portal page that is not a dataset release (the governance scorecard): the Markdown as the
+    dataset's description (CKAN renders it on the page) and `files` as its resources, replaced whole on
+    every run. Returns the page's URL."""
+    portal = _portal(settings)
+    org = portal.show("organization_show", id=PAGE_ORGANISATION) or portal.call(
+        "organization_create",
+        name=PAGE_ORGANISATION,
+        title="National Data Centre",
+        description="Oversight of the national data lakehouse: governance and quality of its data.",
+    )
+    fields = {"name": name, "title": title, "notes": notes, "owner_org": org["id"], "license_id": "cc-by"}
+    current = portal.show("package_show", id=name)
+    package = (
+        portal.call("package_patch", id=current["id"], **fields) if current else portal.call("package_create", **fields)
+    )
+    old = [r["id"] for r in package.get("resources", [])]
+    for f in files:
+        kind = "CSV" if f.suffix == ".csv" else "JSON"
+        portal.upload(
+            "resource_create",
+            f,
+            "text/csv" if kind == "CSV" else "application/json",
+            package_id=package["id"],
+            name=f.name,
+            format=kind,
+        )
+    for resource_id in old:  # after the new files: the page is never without them
+        portal.call("resource_delete", id=resource_id)
+    return f"{portal.url}/dataset/{name}"
