@@ -10,6 +10,7 @@ from pathlib import Path
 
 from data_contracts import contracts_fingerprint, datasets, direct_identifier_columns
 from dbt_project import generate
+from lakehouse.core import lake, lineage_events
 from lakehouse.core.settings import REPO_ROOT, Settings, pseudonym_key
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
@@ -72,6 +73,54 @@ def _merge_results(settings: Settings, target: Path) -> None:
     tmp.replace(merged_path)
 
 
+def _lake_inputs(manifest: dict, node: str) -> set[str]:
+    """The lake tables a model reads: bronze sources and the locations of the models above it (through
+    views, which have none)."""
+    found, todo, seen = set(), list(manifest["parent_map"].get(node, [])), set()
+    while todo:
+        parent = todo.pop()
+        if parent in seen:
+            continue
+        seen.add(parent)
+        if parent.startswith("source."):
+            src = manifest["sources"][parent]
+            found.add(lake.relative("bronze", src["source_name"].removeprefix("bronze_"), src["name"]))
+        elif parent.startswith("model."):
+            location = manifest["nodes"][parent]["config"].get("location")
+            if location:
+                found.add(location)
+            else:
+                todo.extend(manifest["parent_map"].get(parent, []))
+    return found
+
+
+def emit_lineage(settings: Settings, target: Path) -> None:
+    """An OpenLineage event per model dbt just ran that writes a lake table: its lake inputs and its
+    output, each with the Delta version it now has (lakehouse/core/lineage_events.py)."""
+    produced, manifest_path = target / RUN_RESULTS, target / "manifest.json"
+    if not produced.exists() or not manifest_path.exists():
+        return
+    manifest = json.loads(manifest_path.read_text())
+    for r in json.loads(produced.read_text()).get("results", []):
+        node = manifest["nodes"].get(r["unique_id"])
+        location = (node or {}).get("config", {}).get("location")
+        if not r["unique_id"].startswith("model.") or not location:
+            continue
+        lake_path = settings.lake_root / location
+
+        def ref(rel: str) -> lineage_events.DatasetRef:
+            path = settings.lake_root / rel
+            return lineage_events.lake_dataset(settings, path, lake.version(path))
+
+        lineage_events.emit(
+            settings,
+            f"dbt.{node['name']}",
+            "COMPLETE" if r["status"] == "success" else "FAIL",
+            inputs=[ref(rel) for rel in sorted(_lake_inputs(manifest, r["unique_id"]))],
+            outputs=[lineage_events.lake_dataset(settings, lake_path, lake.version(lake_path))],
+        )
+
+
 def dbt(settings: Settings, args: list[str], extra_vars: dict | None = None) -> int:
     """Any dbt command in the data virtualenv with the project's environment, vars from the contracts
     (for commands that build) and the results merged for provenance. Airflow's Cosmos tasks call this
@@ -98,6 +147,8 @@ def dbt(settings: Settings, args: list[str], extra_vars: dict | None = None) -> 
     executable = Path(sys.executable).with_name("dbt")
     code = subprocess.run([str(executable), *args], env=dbt_env(settings), cwd=project, check=False).returncode
     _merge_results(settings, project / "target")
+    if command in ("build", "run"):
+        emit_lineage(settings, project / "target")
     if code == 0 and (project / "target" / "manifest.json").exists():
         (project / "target" / FINGERPRINT).write_text(fingerprint + "\n")
     return code

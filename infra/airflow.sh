@@ -21,6 +21,13 @@ export AIRFLOW__CORE__UNIT_TEST_MODE=False
 # No usage telemetry from Cosmos (and no network here).
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY=False DO_NOT_TRACK=1 SCARF_ANALYTICS=false
 export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNING}
+# OpenLineage events of every task run (the provider; Cosmos adds dbt's): Marquez when OPENLINEAGE_URL
+# is set (production compose), else appended to a file beside the pipeline's own events.
+export AIRFLOW__OPENLINEAGE__NAMESPACE=${AIRFLOW__OPENLINEAGE__NAMESPACE:-lakehouse}
+if [ -z "${OPENLINEAGE_URL:-}" ] && [ -z "${AIRFLOW__OPENLINEAGE__TRANSPORT:-}" ]; then
+  mkdir -p "$LAKEHOUSE_VAR/openlineage"
+  export AIRFLOW__OPENLINEAGE__TRANSPORT="{\"type\": \"file\", \"log_file_path\": \"$LAKEHOUSE_VAR/openlineage/airflow.jsonl\", \"append\": true}"
+fi
 # DAG files import the contracts (repo root) and call bin/lakehouse.
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$VENV/bin:$PATH"

@@ -35,6 +35,20 @@ SHAPES_ENV = "DCAT_AP_SHAPES"
 DEFAULT_SHAPES = REPO_ROOT / "publish" / "reference" / "dcat-ap-3.0.1-SHACL.ttl"  # CC-BY 4.0, SEMIC
 
 
+def lineage_path(feeding: list, inputs: dict[str, Any], name: str, gold_version: Any) -> str:
+    """The path from the sector databases to this release, each lake table at the Delta version it was
+    built from (OpenLineage events of every step are in var/openlineage/, or Marquez)."""
+
+    def zone(prefix: str) -> str:
+        return ", ".join(f"`{k}` v{v}" for k, v in sorted(inputs.items()) if k.startswith(prefix)) or "none"
+
+    databases = ", ".join(f"`{t.source_label}` ({t.ministry})" for t in feeding) or "unknown"
+    return (
+        f"Lineage: sector databases {databases} → bronze {zone('bronze/')} → silver {zone('silver/')} → "
+        f"gold `gold/{name}` v{gold_version} → this release."
+    )
+
+
 def package_fields(
     dataset: Dataset,
     organisation: dict[str, Any],
@@ -49,10 +63,14 @@ def package_fields(
     committed = str(facts.get("gold_committed_at", ""))
     inputs = facts.get("input_delta_versions") or {}
     # The source contracts behind the bronze inputs, with the bronze Delta version used.
+    feeding = [t for t in source_tables() if lake.relative("bronze", t.sector, t.table) in inputs]
     sources = [
-        {"contract": t.contract_id, "table": t.qualified_name, "bronze_delta_version": inputs[rel]}
-        for t in source_tables()
-        if (rel := lake.relative("bronze", t.sector, t.table)) in inputs
+        {
+            "contract": t.contract_id,
+            "table": t.qualified_name,
+            "bronze_delta_version": inputs[lake.relative("bronze", t.sector, t.table)],
+        }
+        for t in feeding
     ]
     threshold = (
         f"k-anonymity k = {dataset.k_anonymity}"
@@ -69,6 +87,8 @@ def package_fields(
             + (", ".join(f"`{k}`: v{v}" for k, v in inputs.items()) or "unknown")
             + ".",
             f"dbt checks: {', '.join(c['check'] for c in checks) or 'none recorded'}.",
+            "",
+            lineage_path(feeding, inputs, dataset.name, gold_version),
             f"Disclosure control: {threshold}; verdict {verdict}.",
         ]
     )

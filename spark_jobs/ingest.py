@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from data_contracts import SourceTable
 from lakehouse import quality
-from lakehouse.core import lake
+from lakehouse.core import lake, lineage_events
 from lakehouse.core.commit import CommitResult, commit_parquet_files
 from lakehouse.core.settings import Settings
 from spark_jobs import cdc
@@ -45,7 +45,7 @@ from spark_jobs.bronze import (
     write_tombstones,
 )
 from spark_jobs.enforcement import REASON, QualityThresholdExceeded
-from spark_jobs.source import SourceEngine, Stamp
+from spark_jobs.source import Server, SourceEngine, Stamp, qualified
 
 
 @dataclass
@@ -124,6 +124,10 @@ def ingest_table(
     capture = cdc.Batch.begin(settings, table, bronze, incremental) if change_log_deletes else cdc.Batch()
     gone = capture.gone
     metadata.update(capture.metadata)
+    server = Server.of(settings, table)
+    source = lineage_events.source_dataset(server.label.rsplit("/", 1)[0], f"{table.database}.{qualified(table)}")
+    job = f"ingest.{table.qualified_name}"
+    run = lineage_events.emit(settings, job, "START", inputs=[source])
     try:
         stamp = Stamp(batch_id, datetime.now(UTC), change_log=table.policy.mode == "incremental")
         staged = engine.stage(settings, table, plan, stamp, stage_dir)
@@ -183,8 +187,13 @@ def ingest_table(
         capture.finish()  # after the commit: a crash before it replays, skipped by LSN
     except BaseException:
         shutil.rmtree(good_dir, ignore_errors=True)  # uncommitted files are invisible; tidy them anyway
+        lineage_events.emit(settings, job, "FAIL", run, inputs=[source])
         raise
     finally:
         shutil.rmtree(stage_dir, ignore_errors=True)
+    outputs = [lineage_events.lake_dataset(settings, bronze, result.table_version)]
+    if lake.is_table(quarantine):
+        outputs.append(lineage_events.lake_dataset(settings, quarantine, lake.version(quarantine)))
+    lineage_events.emit(settings, job, "COMPLETE", run, inputs=[source], outputs=outputs)
     result.seconds = time.monotonic() - started
     return result

@@ -15,6 +15,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+import rdflib
 import requests
 from deltalake import DeltaTable
 
@@ -136,6 +137,41 @@ def _bronze_and_quarantine(settings: Settings, table) -> tuple[int, int]:
     return bronze.num_rows, rejected
 
 
+def test_lineage_of_every_run_is_recorded_and_shown_with_the_release(chain_env, first_run, ckan_portal) -> None:
+    """OpenLineage events of every run (Airflow's tasks, each ingestion, each dbt model writing a lake
+    table), each lake table with its Delta version; the dataset page shows the path from the sector
+    databases to the release, and its DCAT says prov:wasGeneratedBy."""
+    var = Path(chain_env["LAKEHOUSE_VAR"])
+    airflow = [json.loads(x) for x in (var / "openlineage" / "airflow.jsonl").read_text().splitlines()]
+    assert {"START", "COMPLETE"} <= {e["eventType"] for e in airflow}
+    assert any(e["job"]["name"].startswith("national_open_data.") for e in airflow)
+    ours = [json.loads(x) for x in (var / "openlineage" / "events.jsonl").read_text().splitlines()]
+    done = {e["job"]["name"]: e for e in ours if e["eventType"] == "COMPLETE"}
+    ingest = done["ingest.population.citizen"]
+    assert ingest["inputs"][0]["name"] == "population.public.citizen"
+    assert ingest["inputs"][0]["namespace"].startswith("postgres://") and "@" not in ingest["inputs"][0]["namespace"]
+    bronze = ingest["outputs"][0]
+    assert bronze["name"] == "bronze/population/citizen" and bronze["facets"]["version"]["datasetVersion"]
+    gold = done[f"dbt.{DATASET.dbt_model}"]
+    assert gold["outputs"][0]["name"] == f"gold/{DATASET.name}"
+    assert any(i["name"].startswith("silver/") for i in gold["inputs"])
+    silver = next(
+        e
+        for name, e in done.items()
+        if name.startswith("dbt.") and e["outputs"][0]["name"].startswith("silver/population")
+    )
+    assert "bronze/population/citizen" in {i["name"] for i in silver["inputs"]}
+
+    package = ckanapi.RemoteCKAN(ckan_portal.url).action.package_show(id=DATASET.name)
+    assert "Lineage: sector databases `postgres:population.public.citizen`" in package["provenance"]
+    assert f"gold `gold/{DATASET.name}` v{package['version']} → this release" in package["provenance"]
+    ttl = requests.get(f"{ckan_portal.url}/dataset/{DATASET.name}.ttl", timeout=30).text
+    g = rdflib.Graph().parse(data=ttl, format="turtle")
+    prov = rdflib.Namespace("http://www.w3.org/ns/prov#")
+    used = {str(u) for a in g.objects(None, prov.wasGeneratedBy) for u in g.objects(a, prov.used)}
+    assert any(u.startswith("urn:lakehouse:lake:bronze/population/citizen@v") for u in used), used
+
+
 def test_bronze_and_quarantine_hold_every_source_row_once(chain_env, first_run) -> None:
     settings = _settings(chain_env)
     for table in source_tables():
@@ -154,7 +190,7 @@ def test_second_run_duplicates_nothing(chain_env, first_run, ckan_portal) -> Non
     assert found["count"] == 1
     package, _ = _csv_resource(portal)
     names = [r["name"] for r in package["resources"]]
-    assert len(names) == len(set(names)) == 6  # CSV, Parquet, datapackage, dictionary, report JSON + Markdown
+    assert len(names) == len(set(names)) == 7  # CSV, Parquet, datapackage, dictionary, report JSON + Markdown, quality
 
 
 def test_pii_scan_of_every_gold_table_and_export(chain_env, first_run) -> None:

@@ -9,6 +9,8 @@ stock output gets wrong for our datasets:
 - controlled-vocabulary IRIs (themes, publisher types) not typed skos:Concept -> typed;
 - the catalogue without publisher or language IRI, its homepage untyped -> fixed from the portal's
   configuration;
+adds how the release was made, as PROV: prov:wasGeneratedBy an activity (the dbt model's build) that
+prov:used each lake table at the Delta version read (`provenance_inputs`);
 and adds the release's quality measurements (the publisher's `quality_measurements`) as W3C DQV:
 dqv:hasQualityMeasurement, each a dqv:QualityMeasurement of a metric with its value (and the source
 table it is about).
@@ -22,10 +24,12 @@ from typing import Any
 from ckan.plugins import toolkit
 from ckanext.dcat.profiles import DCAT, DCT, FOAF, RDF, SKOS, VCARD, RDFProfile
 from rdflib import BNode, Literal, Namespace, URIRef
-from rdflib.namespace import XSD
+from rdflib.namespace import RDFS, XSD
 from rdflib.term import Node
 
 DQV = Namespace("http://www.w3.org/ns/dqv#")
+PROV = Namespace("http://www.w3.org/ns/prov#")
+LAKE = "urn:lakehouse:lake:"  # a lake table at a Delta version: urn:lakehouse:lake:<zone path>@v<version>
 METRIC = "urn:lakehouse:quality:metric:"  # publish/quality.py names the metrics
 FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 MEDIA_TYPE = "https://www.iana.org/assignments/media-types/"
@@ -107,6 +111,27 @@ class LakehouseDCATAP3Profile(RDFProfile):
                     if not list(self.g.objects(concept, SKOS.prefLabel)):
                         self.g.add((concept, SKOS.prefLabel, Literal(CONCEPT_LABELS.get(code, code), lang="en")))
         self._quality(dataset_dict, dataset_ref)
+        self._provenance(dataset_dict, dataset_ref)
+
+    def _provenance(self, dataset_dict: dict, dataset_ref: URIRef) -> None:
+        try:
+            inputs = json.loads(dataset_dict.get("provenance_inputs") or "{}")
+        except ValueError:
+            return
+        if not inputs:
+            return
+        self.g.bind("prov", PROV)
+        activity = BNode()
+        model = dataset_dict.get("provenance_dbt_model") or "the dbt project"
+        self.g.add((dataset_ref, PROV.wasGeneratedBy, activity))
+        self.g.add((activity, RDF.type, PROV.Activity))
+        label = f"dbt model {model} built gold Delta version {dataset_dict.get('lake_gold_version', '?')}"
+        self.g.add((activity, RDFS.label, Literal(label, lang="en")))
+        for path, version in sorted(inputs.items()):
+            entity = URIRef(f"{LAKE}{path}@v{version}")
+            self.g.add((activity, PROV.used, entity))
+            self.g.add((entity, RDF.type, PROV.Entity))
+            self.g.add((entity, RDFS.label, Literal(f"{path} (Delta version {version})")))
 
     def _quality(self, dataset_dict: dict, dataset_ref: URIRef) -> None:
         try:
