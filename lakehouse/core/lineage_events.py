@@ -87,7 +87,7 @@ def emit(
             outputs=_datasets(outputs or [], OutputDataset),
         )
         _client(settings).emit(event)
-    except Exception as exc:  # noqa: BLE001 - lineage is a record of the run, never a reason to fail it
+    except Exception as exc:  # lineage is a record of the run, never a reason to fail it
         log.warning("OpenLineage event of %s (%s) not recorded: %s", job, state, exc)
     return run_id
 
