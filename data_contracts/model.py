@@ -212,6 +212,7 @@ class Dataset:
     kind: str = "aggregate"  # aggregate | microdata
     k_anonymity: int | None = None
     title_vi: str = ""
+    tags_vi: tuple[str, ...] = ()  # keywords in Vietnamese (tagsVi)
     description_vi: str = ""
     theme: str = ""  # EU data-theme code (DCAT-AP), e.g. SOCI
     contact_name: str = ""

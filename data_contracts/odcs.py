@@ -431,6 +431,7 @@ def parse_dataset(path: Path) -> Dataset:
         k_anonymity=int(_require(custom, "kAnonymity", where)) if kind == "microdata" else None,
         title_vi=_require(custom, "ckanTitleVi", where),
         description_vi=_require(custom, "descriptionVi", where),
+        tags_vi=tuple(str(t) for t in custom.get("tagsVi") or ()),
         theme=_require(custom, "theme", where),
         contact_name=contacts[0].channel or "",
         contact_email=(contacts[0].url or "").removeprefix("mailto:"),

@@ -101,7 +101,8 @@ def package_fields(
         "notes_vi": dataset.description_vi,
         "owner_org": organisation["id"],
         "license_id": dataset.license_id,
-        "tags": [{"name": t} for t in dataset.tags],
+        "tags": [{"name": t} for t in (*dataset.tags, *dataset.tags_vi)],  # both languages are searchable
+        "tags_vi": json.dumps(list(dataset.tags_vi), ensure_ascii=False),  # which are Vietnamese (display)
         "version": str(gold_version),
         "version_notes": f"Gold Delta version {gold_version} (committed {committed}); contract "
         f"{dataset.contract_id} v{dataset.version}.",

@@ -209,7 +209,7 @@ def test_pii_scan_of_every_gold_table_and_export(chain_env, first_run) -> None:
         for value in (str(v) for col in table.columns for v in col.to_pylist() if isinstance(v, str)):
             assert not id_or_phone.search(value) and value not in names, f"{path}: {value!r}"
     exports = [p for p in (settings.var_dir / "publish").glob("*/*") if p.suffix in (".csv", ".json", ".md")]
-    assert len(exports) == 5 * len(datasets())  # data CSV, dictionary CSV, datapackage.json, report JSON + MD
+    assert len(exports) == 6 * len(datasets())  # data, dictionary, datapackage.json, report JSON + MD, quality
     for path in exports:
         text = path.read_text(encoding="utf-8")
         assert not id_or_phone.search(text), path

@@ -37,6 +37,7 @@ def _dags_test(dag_id: str, var: Path, **env: str) -> subprocess.CompletedProces
 
 
 def test_one_sector_runs_end_to_end(tmp_path) -> None:
+    seed(dataclasses.replace(Settings.from_env(), lake_root=tmp_path / "lake"), scale=300, dirty_share=0.0, seed=3)
     run = _dags_test("ingest__transport", tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     for table in (t for t in source_tables() if t.sector == "transport"):

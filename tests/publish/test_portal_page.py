@@ -66,8 +66,12 @@ def test_vietnamese_visitors_read_vietnamese_and_search_finds_it_with_or_without
     assert env.ds.title_vi and env.ds.title_vi != env.ds.title
     browser.get(f"{env.settings.ckan_url}/vi/dataset/{env.ds.name}")
     assert env.ds.title_vi in browser.find_element(By.CSS_SELECTOR, "h1").text
+    keywords = " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, ".tag-list a"))
+    assert "dân số" in keywords and "population" not in keywords  # keywords in the visitor's language
     browser.get(f"{env.settings.ckan_url}/dataset/{env.ds.name}")
     assert env.ds.title in browser.find_element(By.CSS_SELECTOR, "h1").text
+    keywords = " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, ".tag-list a"))
+    assert "population" in keywords and "dân số" not in keywords
     browser.get(f"{env.settings.ckan_url}/vi/dataset/?q=dan+so")
     assert env.ds.title_vi in browser.page_source  # the Vietnamese UI lists it by its Vietnamese title
     for typed in ("dân số", "dan so", "DAN SO", "tỉnh thành phố", "tinh thanh pho"):
