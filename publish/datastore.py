@@ -38,14 +38,18 @@ CHART_VIEW = "charts_view"
 
 
 def fields(package_path: Path) -> list[dict[str, Any]]:
-    """DataStore fields of the data package's CSV: name, type and the dictionary's label and description."""
+    """DataStore fields of the data package's CSV: name, type, and the description in both languages."""
     descriptor = json.loads(package_path.read_text(encoding="utf-8"))
     schema = descriptor["resources"][0]["schema"]
     return [
         {
             "id": f["name"],
             "type": TYPES.get(f.get("type", "string"), "text"),
-            "info": {"label": f.get("title", f["name"]), "notes": f.get("description", "")},
+            # the resource page's data dictionary: English and Vietnamese (CKAN keeps one text per field)
+            "info": {
+                "label": f.get("title", f["name"]),
+                "notes": "\n\n".join(x for x in (f.get("description"), f.get("description_vi")) if x),
+            },
         }
         for f in schema["fields"]
     ]

@@ -43,6 +43,9 @@ def test_the_released_csv_is_queryable_typed_and_previewed(env) -> None:
     assert csv["datastore_active"]
     found = env.ckan.action.datastore_search(resource_id=csv["id"], limit=100)
     types = {f["id"]: f["type"] for f in found["fields"]}
+    notes = {f["id"]: f.get("info", {}).get("notes", "") for f in found["fields"]}
+    vietnamese = next(c.description_vi for c in env.ds.columns if c.name == "population")
+    assert vietnamese and vietnamese in notes["population"]  # the data dictionary in both languages
     assert types["population"] == "int8" and types["suppressed"] == "bool" and types["age_band"] == "text"
     assert [r["population"] for r in found["records"]] == FIRST  # a suppressed cell is empty, not 0
     total = env.ckan.action.datastore_search_sql(sql=f'SELECT sum(population) AS n FROM "{csv["id"]}"')
