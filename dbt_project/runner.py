@@ -11,6 +11,7 @@ from pathlib import Path
 from data_contracts import contracts_fingerprint, datasets, direct_identifier_columns
 from dbt_project import generate
 from lakehouse.core import lake, lineage_events
+from lakehouse.core.dbt_graph import upstream_tables
 from lakehouse.core.settings import REPO_ROOT, Settings, pseudonym_key
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
@@ -73,27 +74,6 @@ def _merge_results(settings: Settings, target: Path) -> None:
     tmp.replace(merged_path)
 
 
-def _lake_inputs(manifest: dict, node: str) -> set[str]:
-    """The lake tables a model reads: bronze sources and the locations of the models above it (through
-    views, which have none)."""
-    found, todo, seen = set(), list(manifest["parent_map"].get(node, [])), set()
-    while todo:
-        parent = todo.pop()
-        if parent in seen:
-            continue
-        seen.add(parent)
-        if parent.startswith("source."):
-            src = manifest["sources"][parent]
-            found.add(lake.relative("bronze", src["source_name"].removeprefix("bronze_"), src["name"]))
-        elif parent.startswith("model."):
-            location = manifest["nodes"][parent]["config"].get("location")
-            if location:
-                found.add(location)
-            else:
-                todo.extend(manifest["parent_map"].get(parent, []))
-    return found
-
-
 def emit_lineage(settings: Settings, target: Path) -> None:
     """An OpenLineage event per model dbt just ran that writes a lake table: its lake inputs and its
     output, each with the Delta version it now has (lakehouse/core/lineage_events.py)."""
@@ -116,7 +96,7 @@ def emit_lineage(settings: Settings, target: Path) -> None:
             settings,
             f"dbt.{node['name']}",
             "COMPLETE" if r["status"] == "success" else "FAIL",
-            inputs=[ref(rel) for rel in sorted(_lake_inputs(manifest, r["unique_id"]))],
+            inputs=[ref(rel) for rel in sorted(upstream_tables(manifest, r["unique_id"], transitive=False))],
             outputs=[lineage_events.lake_dataset(settings, lake_path, lake.version(lake_path))],
         )
 

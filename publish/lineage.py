@@ -7,6 +7,7 @@ from pathlib import Path
 
 from data_contracts import Dataset
 from lakehouse.core import lake
+from lakehouse.core.dbt_graph import upstream_tables
 from lakehouse.core.settings import REPO_ROOT
 
 MANIFEST = REPO_ROOT / "dbt_project" / "target" / "manifest.json"
@@ -21,20 +22,7 @@ def input_versions(dataset: Dataset, lake_root: Path, manifest: Path = MANIFEST)
     start = next((k for k in m["nodes"] if k.endswith(f".{dataset.dbt_model}")), None)
     if start is None:
         return {}
-    seen, todo, paths = set(), list(m["parent_map"].get(start, [])), set()
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if node.startswith("source."):
-            src = m["sources"][node]
-            paths.add(lake.relative("bronze", src["source_name"].removeprefix("bronze_"), src["name"]))
-        elif node.startswith("model."):
-            location = m["nodes"][node]["config"].get("location")
-            if location:
-                paths.add(location)
-            todo.extend(m["parent_map"].get(node, []))
+    paths = upstream_tables(m, start)
     out: dict[str, int | None] = {}
     for rel in sorted(paths):
         out[rel] = lake.version(lake_root / rel)
