@@ -1,10 +1,9 @@
 """Every lakehouse Airflow DAG, generated from the contracts (orchestration/pipeline.py): ingest__<sector>,
-lakehouse_transform, lakehouse_publish, lakehouse_maintenance and national_open_data."""
+lakehouse_transform, lakehouse_publish, lakehouse_maintenance and national_open_data. In a task's
+process only the DAG of that task is built."""
 
-from orchestration.pipeline import chain_dag, ingestion_dags, maintenance_dag, publish_dag, transform_dag
+from airflow.sdk import get_parsing_context
 
-ingestion_dags()
-transform_dag()
-publish_dag()
-maintenance_dag()
-chain_dag()
+from orchestration.pipeline import dags
+
+dags(get_parsing_context().dag_id)

@@ -5,7 +5,8 @@
 #   infra/airflow.sh start | stop | status    scheduler + API server (airflow standalone, LocalExecutor)
 #                                    with a PostgreSQL metadata database (AIRFLOW_PG_DB=airflow), on
 #                                    AIRFLOW_PORT=8080; home $LAKEHOUSE_VAR/airflow-server
-#   infra/airflow.sh api trigger DAG_ID [--conf JSON] [--wait]    the REST API (infra/airflow_api.py)
+#   infra/airflow.sh api trigger DAG_ID [--conf JSON] [--wait]    the REST API (infra/airflow_api.py;
+#                                      also: wait, unpause, timeline, events)
 #   infra/airflow.sh <airflow args>  any airflow command with this environment
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,9 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__UNIT_TEST_MODE=False
 # No usage telemetry from Cosmos (and no network here).
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY=False DO_NOT_TRACK=1 SCARF_ANALYTICS=false
+# The dbt producer never retries (orchestration/dbt_task_group.py): Cosmos' copy of every XCom it writes,
+# kept in a Variable for a retry, would only cost an API call per write.
+export AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False
 export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNING}
 # OpenLineage events of every task run (the provider; Cosmos adds dbt's): Marquez when OPENLINEAGE_URL
 # is set (production compose), else appended to a file beside the pipeline's own events.

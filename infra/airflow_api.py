@@ -11,6 +11,7 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,6 +82,13 @@ class Api:
         tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")
         return sorted(tis["task_instances"], key=lambda t: (t.get("start_date") or "~", t["task_id"]))
 
+    def asset_events(self, dag_id: str, run_id: str) -> list[str]:
+        """The URIs of the asset events a run emitted (what it tells the DAGs scheduled on them)."""
+        # a run id holds "+" (its time zone), which a raw query string turns into a space
+        query = urllib.parse.urlencode({"source_dag_id": dag_id, "source_run_id": run_id, "limit": 100})
+        events = self._request("GET", f"/api/v2/assets/events?{query}")["asset_events"]
+        return sorted(e["uri"] for e in events)
+
     def failed_tasks(self, dag_id: str, run_id: str) -> list[str]:
         tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500")
         return [t["task_id"] for t in tis["task_instances"] if t["state"] in ("failed", "upstream_failed")]
@@ -111,6 +119,9 @@ def main() -> int:
     tl = sub.add_parser("timeline", help="when each task of a run queued, started and ended")
     tl.add_argument("dag_id")
     tl.add_argument("run_id", nargs="?", help="default: the latest run")
+    ev = sub.add_parser("events", help="the asset events a run emitted")
+    ev.add_argument("dag_id")
+    ev.add_argument("run_id", nargs="?", help="default: the latest run")
     sub.add_parser("now", help="the API server's notion of now, for --since")
     args = ap.parse_args()
     if args.action == "now":
@@ -128,6 +139,11 @@ def main() -> int:
                 f"{t.get('queued_when') or '-':32} {t.get('start_date') or '-':32} {t.get('end_date') or '-':32} "
                 f"{t['state'] or '-':10} {t['task_id']}"
             )
+        return 0
+    if args.action == "events":
+        run_id = args.run_id or api.runs(args.dag_id)[0]["dag_run_id"]
+        for uri in api.asset_events(args.dag_id, run_id):
+            print(uri)
         return 0
     if args.action == "trigger":
         started = {d: api.trigger(d, json.loads(args.conf)) for d in args.dag_ids}

@@ -16,6 +16,7 @@ import os
 import subprocess
 from typing import Any
 
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.task.trigger_rule import TriggerRule
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import (
@@ -28,7 +29,7 @@ from cosmos.constants import (
 )
 
 from data_contracts import contracts_fingerprint
-from orchestration.dbt_outcome import start_in_triggerer
+from orchestration.dbt_outcome import report_outcomes_only, start_in_triggerer
 from orchestration.tasks import REPO, RETRY_DEFAULTS
 
 DBT_PROJECT = REPO / "dbt_project"
@@ -64,7 +65,8 @@ def current_manifest() -> None:
             raise RuntimeError(f"bin/dbt parse failed after the contracts changed: {parsed.stdout[-2000:]}")
 
 
-def dbt_models(group_id: str = "dbt", **kwargs: Any) -> DbtTaskGroup:
+def dbt_models(group_id: str = "dbt", outlets: list | None = None, **kwargs: Any) -> DbtTaskGroup:
+    """The models' task group; `outlets` (the gold assets) are emitted once the whole build succeeded."""
     current_manifest()
     mode = execution_mode()
     group = DbtTaskGroup(
@@ -104,12 +106,18 @@ def dbt_models(group_id: str = "dbt", **kwargs: Any) -> DbtTaskGroup:
         **kwargs,
     )
     if mode == ExecutionMode.WATCHER:
-        _after_the_producer(group)
+        _after_the_producer(group, outlets or [])
+    elif outlets:  # a task per model: a task after all of them emits them
+        leaves = [t for t in group.iter_tasks() if not t.downstream_list]
+        with group:
+            leaves >> EmptyOperator(task_id="gold_built", outlets=outlets)
     return group
 
 
-def _after_the_producer(group: DbtTaskGroup) -> None:
+def _after_the_producer(group: DbtTaskGroup, outlets: list) -> None:
     """The producer holds the DuckDB slot and runs the build; each model's task only reports its model.
+    The producer's success (dbt build without an error: every model built, every test passed) emits the
+    `outlets`: publishing starts when the build ends, not a scheduler round trip and a task later.
 
     Under the scheduler a model's task starts in the triggerer when the run starts (trigger rule
     always: the edges between models are kept for the graph, not for waiting) and ends when dbt has
@@ -121,6 +129,8 @@ def _after_the_producer(group: DbtTaskGroup) -> None:
     tasks = list(group.iter_tasks())
     producer = next(t for t in tasks if t.task_id.endswith(PRODUCER_WATCHER_TASK_ID))
     producer.pool = DUCKDB_POOL
+    producer.outlets = outlets
+    report_outcomes_only(producer)
     inside = {t.task_id for t in tasks}
     for task in tasks:
         if task is producer or task.task_id.endswith(PRODUCER_WATCHER_TASK_ID + "_done"):

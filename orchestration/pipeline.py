@@ -5,9 +5,10 @@ asset updates after its ingestion, the dbt run waits for bronze assets, publishi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, AssetAll, Param
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -73,22 +74,19 @@ def publish_tasks() -> list[LakehouseOperator]:
     return [*tasks, lakehouse("withdraw_removed_datasets", "publish --withdrawn-only")]
 
 
-def ingestion_dags() -> list[DAG]:
-    dags = []
-    for sector, tables in sectors().items():
-        frequencies = [SCHEDULES.get((t.frequency or "daily").lower(), "@daily") for t in tables]
-        schedule = min(frequencies, key=list(SCHEDULES.values()).index)
-        with _dag(
-            f"ingest__{sector}",
-            f"{sector}: source tables -> bronze Delta (contracts in data_contracts/sources/{sector})",
-            schedule,
-            ["ingest", sector],
-            params=PARAMS,
-        ) as dag:
-            for t in tables:
-                ingest_task(t, outlets=[assets.bronze(t)])
-        dags.append(dag)
-    return dags
+def ingestion_dag(sector: str, tables: list[SourceTable]) -> DAG:
+    frequencies = [SCHEDULES.get((t.frequency or "daily").lower(), "@daily") for t in tables]
+    schedule = min(frequencies, key=list(SCHEDULES.values()).index)
+    with _dag(
+        f"ingest__{sector}",
+        f"{sector}: source tables -> bronze Delta (contracts in data_contracts/sources/{sector})",
+        schedule,
+        ["ingest", sector],
+        params=PARAMS,
+    ) as dag:
+        for t in tables:
+            ingest_task(t, outlets=[assets.bronze(t)])
+    return dag
 
 
 def transform_dag() -> DAG:
@@ -100,7 +98,7 @@ def transform_dag() -> DAG:
         AssetAll(*[assets.bronze(t) for t in source_tables()]),
         ["dbt"],
     ) as dag:
-        dbt_models() >> EmptyOperator(task_id="gold_published_to_lake", outlets=[assets.gold(d) for d in datasets()])
+        dbt_models(outlets=[assets.gold(d) for d in datasets()])
     return dag
 
 
@@ -144,3 +142,19 @@ def chain_dag() -> DAG:
         models = dbt_models()
         ingest >> models >> publish_tasks()
     return dag
+
+
+def dags(wanted: str | None = None) -> list[DAG]:
+    """Every DAG; only `wanted` when it names one. A task's process parses the DAG file to find its task
+    and Airflow tells it which DAG (`get_parsing_context`): building that DAG alone saves each task start
+    the others (the dbt graph rendered twice, every sector's DAG), about 0.3 s."""
+    builders: dict[str, Callable[[], DAG]] = {
+        **{f"ingest__{sector}": partial(ingestion_dag, sector, tables) for sector, tables in sectors().items()},
+        "lakehouse_transform": transform_dag,
+        "lakehouse_publish": publish_dag,
+        "lakehouse_maintenance": maintenance_dag,
+        "national_open_data": chain_dag,
+    }
+    if wanted in builders:
+        return [builders[wanted]()]
+    return [build() for build in builders.values()]

@@ -39,15 +39,25 @@ def source_dataset(server_label: str, qualified_table: str) -> DatasetRef:
     return server_label, qualified_table, None
 
 
+_clients: dict[str, Any] = {}  # one per destination and process (a client costs ~50 ms to make)
+
+
 def _client(settings: Settings) -> Any:
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.file import FileConfig, FileTransport
 
     if os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG"):
-        return OpenLineageClient()  # the standard configuration: HTTP to Marquez, Kafka, …
+        where = "configured"
+        if where not in _clients:
+            _clients[where] = OpenLineageClient()  # the standard configuration: HTTP to Marquez, Kafka, …
+        return _clients[where]
     path = events_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=str(path), append=True)))
+    if str(path) not in _clients:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _clients[str(path)] = OpenLineageClient(
+            transport=FileTransport(FileConfig(log_file_path=str(path), append=True))
+        )
+    return _clients[str(path)]
 
 
 def _datasets(refs: list[DatasetRef], kind: Any) -> list[Any]:

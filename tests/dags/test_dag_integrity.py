@@ -90,7 +90,8 @@ def test_assets_link_ingestion_transform_and_publishing(dagbag: DagBag) -> None:
     bronze = {f"lakehouse://bronze/{t.sector}/{t.table}" for t in source_tables()}
     gold = {f"lakehouse://gold/{d.name}" for d in datasets()}
     assert {a.uri for a in transform.timetable.asset_condition.objects} == bronze
-    assert {a.uri for a in transform.get_task("gold_published_to_lake").outlets} == gold
+    # the build's success (every model built, every test passed) emits gold: the producer's outlets
+    assert {a.uri for a in transform.get_task("dbt.dbt_producer_watcher").outlets} == gold
     assert {a.uri for a in publish.timetable.asset_condition.objects} == gold
     assert {t.task_id for t in publish.tasks} == {f"publish__{d.name}" for d in datasets()} | {
         "withdraw_removed_datasets"
@@ -165,3 +166,16 @@ def test_unpausing_just_after_midnight_waits_for_the_next_tick(dagbag: DagBag) -
                 last_automated_data_interval=None, restriction=TimeRestriction(None, None, catchup=False)
             )
         assert info is not None and info.run_after > after_midnight, (dag_id, info)
+
+
+def test_a_task_process_builds_only_its_own_dag(dagbag: DagBag) -> None:
+    """Airflow tells a task's process which DAG it runs: the DAG file then builds that one alone (a task
+    start does not render the dbt graph for two other DAGs), and the same DAG as the full parse."""
+    from airflow.sdk.definitions._internal.dag_parsing_context import _airflow_parsing_context_manager
+
+    for dag_id in ("ingest__population", "lakehouse_transform"):
+        with _airflow_parsing_context_manager(dag_id=dag_id, task_id="any"):
+            alone = DagBag(dag_folder=str(DAGS))
+        assert set(alone.dags) == {dag_id}
+        assert {t.task_id for t in alone.dags[dag_id].tasks} == {t.task_id for t in dagbag.dags[dag_id].tasks}
+    assert len(dagbag.dags) > 5  # without a context: every DAG

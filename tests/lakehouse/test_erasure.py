@@ -1,7 +1,9 @@
 """The right to erasure, tried as an intruder who later reads every file of the lake: after a request,
-the citizen's ID, name and pseudonym are in no file under the lake (tables, their history, the
-transaction log, quarantine, the erasure records), an earlier version cannot be read back, and the next
-ingestion (both engines) leaves the person out although the sector databases still hold them."""
+the citizen's ID, name, health-insurance card number and pseudonym are in no file under the lake
+(tables, their history, the transaction log, quarantine, the erasure records), an earlier version cannot
+be read back, and the next ingestion (both engines) leaves the person out although the sector databases
+still hold them. The person's insurance card is a row that breaks a contract rule: it sits in
+quarantine, not bronze, and must leave it too (and not come back there on the next read)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import ckanapi
 import pyarrow.parquet as pq
+import pymysql
 import pytest
 
 from data_contracts import dataset, source_tables
@@ -31,6 +34,21 @@ def _pupil() -> dict:
     names = [c["full_name"] for c in citizens]
     enrolled = {e["citizen_id"] for e in generate_enrolments(_valid_people(citizens), 0.0, SEED)[0]}
     return next(c for c in _valid_people(citizens) if c["citizen_id"] in enrolled and names.count(c["full_name"]) == 1)
+
+
+def _quarantine_card(citizen_id: str) -> str:
+    """Make the person's insurance card break its contract (valid_to before valid_from) in the sector
+    database, so ingestion quarantines it; the card number."""
+    with (
+        pymysql.connect(host="127.0.0.1", user="root", database="health", autocommit=True) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute("SELECT card_no FROM insurance_card WHERE citizen_id = %s", (citizen_id,))
+        (card_no,) = cur.fetchone()
+        cur.execute(
+            "UPDATE insurance_card SET valid_to = valid_from - INTERVAL 1 DAY WHERE citizen_id = %s", (citizen_id,)
+        )
+    return card_no
 
 
 def _files_holding(lake_root: Path, needles: dict[str, str]) -> dict[str, list[str]]:
@@ -66,19 +84,22 @@ def erased(tmp_path_factory, ckan_portal) -> tuple[Settings, dict, dict[str, str
         "CKAN_URL": ckan_portal.url,
         "CKAN_API_TOKEN": ckan_portal.token,
     }
+    person = _pupil()
+    card_no = _quarantine_card(person["citizen_id"])
     _run([LAKEHOUSE, "ingest"], env)
     _run([LAKEHOUSE, "ingest"], env)  # a second batch: the change logs hold the person twice
     _run([LAKEHOUSE, "transform"], env)
     _run([LAKEHOUSE, "publish", "--dataset", MICRODATA], env)
-    person = _pupil()
     needles = {
         "citizen ID": person["citizen_id"],
         "name": person["full_name"],
+        "insurance card number": card_no,
         "pseudonym": pseudonym(person["citizen_id"]),
     }
     before = _files_holding(settings.lake_root, needles)
     assert set(before) == set(needles), before  # the search finds the person where they are
     assert any(f.startswith("silver/") for f in before["pseudonym"])
+    assert all(f.startswith("quarantine/health/insurance_card/") for f in before["insurance card number"])
     # typed as a clerk might: spaces inside; read from stdin, never an argument
     spaced = " ".join(person["citizen_id"][i : i + 3] for i in range(0, 12, 3))
     done = _run([LAKEHOUSE, "erasure", "request"], env, stdin=spaced + "\n")
@@ -89,6 +110,7 @@ def test_the_person_is_in_no_file_under_the_lake(erased) -> None:
     settings, _, needles, done = erased
     assert "erasure done" in done.stdout and "bronze/population/citizen: 1 row(s) removed" in done.stdout
     assert "bronze/education/enrolment" in done.stdout and "silver/" in done.stdout
+    assert "quarantine/health/insurance_card: " in done.stdout
     assert _files_holding(settings.lake_root, needles) == {}
 
 
@@ -146,3 +168,5 @@ def test_ingestion_does_not_bring_the_person_back(erased, engine: str) -> None:
     ids = lake.read_table(citizen.bronze_path(settings.lake_root))[0].column("citizen_id").to_pylist()
     assert len(ids) == SCALE - 1 and person["citizen_id"] not in ids
     assert _files_holding(settings.lake_root / "bronze", needles) == {}
+    # the card still breaks its contract at the source: not read into quarantine either
+    assert _files_holding(settings.lake_root / "quarantine", needles) == {}

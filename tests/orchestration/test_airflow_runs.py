@@ -115,4 +115,6 @@ def test_a_failed_dbt_test_fails_its_task_in_process_and_stops_gold(tmp_path: Pa
     assert failed.stdout.count("Running command: ['" + str(REPO_ROOT / "bin" / "dbt")) == 1  # one dbt build
     # the citizen staging model's task fails with the build's verdict; nothing downstream is rebuilt alone
     assert "model.lakehouse.stg_population__citizen: dbt reported fail" in failed.stdout
-    assert "end task task_id=gold_published_to_lake" not in failed.stdout  # no gold asset for the publisher
+    # the producer, which carries the gold assets the publisher waits for, failed: they are not emitted
+    producer = failed.stdout.split("starting task_id=dbt.dbt_producer_watcher")[1]
+    assert "new_state=failed" in producer.split("end task task_id=dbt.dbt_producer_watcher")[0]
