@@ -46,6 +46,7 @@ def _purge_rows(path: Path, match_sql: str, request_ids: list[str]) -> int:
     """Rewrite `path` without the rows `match_sql` selects (one overwrite commit carrying the table's
     `lakehouse.*` bookkeeping); the number of rows removed."""
     import duckdb
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from lakehouse.core.commit import carried_metadata, commit_parquet_files
@@ -66,7 +67,9 @@ def _purge_rows(path: Path, match_sql: str, request_ids: list[str]) -> int:
         con.execute(f"COPY ({kept}) TO '{target}' (FORMAT parquet, COMPRESSION zstd{by})")
         files = sorted(out.rglob("*.parquet"))
         if not files:  # the person was every row: an empty file keeps the table and its schema
-            empty = con.execute(f"{kept} LIMIT 0").to_arrow_table()
+            # the table's own schema: DuckDB's would carry its session time zone ("Etc/UTC"), which
+            # Delta refuses for a timestamp column
+            empty = pa.schema(table.schema().to_arrow()).empty_table()
             empty = empty.drop_columns([c for c in partitions if c in empty.column_names])
             pq.write_table(empty, out / "empty.parquet")
             files = [out / "empty.parquet"]

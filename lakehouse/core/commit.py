@@ -117,8 +117,21 @@ def commit_parquet_files(
         done = existing.transaction_version(app_id)
         if done == batch_version:
             return CommitResult(existing.version(), 0, 0, skipped=True)
+    props = CommitProperties(
+        custom_metadata={k: str(v) for k, v in (metadata or {}).items()},
+        app_transactions=[Transaction(app_id, batch_version)],
+    )
     if not files:
-        raise ValueError(f"no Parquet files to commit to {table_path}")
+        if existing is None or mode != "overwrite":
+            raise ValueError(f"no Parquet files to commit to {table_path}")
+        # an overwrite with nothing (a snapshot without rejected rows): the table holds no rows, keeps
+        # its schema, and its earlier contents stay readable in its history
+        partitions = list(existing.metadata().partition_columns) or None
+        current = pa.schema(existing.schema().to_arrow())
+        existing.create_write_transaction(
+            [], mode="overwrite", schema=current, partition_by=partitions, commit_properties=props
+        )
+        return CommitResult(lake.version(table_path) or 0, 0, 0, skipped=False)
 
     actions, rows, schema = [], 0, None
     for f in sorted(files):
@@ -140,10 +153,6 @@ def commit_parquet_files(
     data_schema = pa.schema([fld for fld in schema if fld.name not in partition_by])
     partition_fields = [pa.field(p, pa.string()) for p in partition_by]
     full_schema = pa.schema(list(data_schema) + partition_fields)
-    props = CommitProperties(
-        custom_metadata={k: str(v) for k, v in (metadata or {}).items()},
-        app_transactions=[Transaction(app_id, batch_version)],
-    )
     if existing is None:
         create_table_with_add_actions(
             str(table_path),

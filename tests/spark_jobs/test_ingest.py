@@ -184,6 +184,23 @@ def test_quarantine_threshold_leaves_bronze_at_its_version(engine, settings) -> 
     assert reasons.count("sex_code: sex not in [1, 2]") == 40
 
 
+def test_a_snapshot_without_rejected_rows_empties_the_quarantine(engine, settings) -> None:
+    """A source whose bad rows were corrected: the next snapshot leaves nothing in quarantine (the
+    rejects stay in its history) and every row in bronze. It used to fail: "no Parquet files to commit"."""
+    seed(settings, scale=200, dirty_share=0.0, seed=14)
+    card = source_table("health", "insurance_card")
+    assert card.policy.mode == "full"
+    _sql(settings, card, "UPDATE insurance_card SET valid_to = valid_from - INTERVAL 1 DAY WHERE card_id <= 3")
+    ingest_table(engine, settings, card, batch_version=1)
+    quarantine = card.quarantine_path(settings.lake_root)
+    assert read_table(quarantine)[0].num_rows == 3
+    _sql(settings, card, "UPDATE insurance_card SET valid_to = valid_from + INTERVAL 1 YEAR WHERE card_id <= 3")
+    result = ingest_table(engine, settings, card, batch_version=2)
+    assert result.rows_quarantined == 0 and read_table(quarantine)[0].num_rows == 0
+    assert read_table(quarantine, version=0)[0].num_rows == 3  # what was rejected, and why, stays in history
+    assert read_table(card.bronze_path(settings.lake_root))[0].num_rows == result.rows_written > 0
+
+
 def test_killed_ingestion_leaves_a_committed_version_and_rerun_completes(settings) -> None:
     seed(settings, scale=20_000, dirty_share=0.0, seed=13)
     citizen = source_table("population", "citizen")
