@@ -46,15 +46,19 @@ def pseudonym(citizen_id: str) -> str:
 
 def hash_sql(column: str, dialect: str) -> str:
     """SQL for `subject_hash` of a column, in DuckDB's or Spark's dialect: HMAC spelled out with SHA-256
-    (RFC 2104) over the padded key, so the engines filter at scan speed without a Python function."""
+    (RFC 2104) over the padded key, so the engines filter at scan speed without a Python function. The
+    value is reduced to its digits first, as `normalise` does: an ID spelled with spaces or dots (a row
+    quarantined for its format) is the same person."""
     key = _erasure_key().ljust(64, b"\0")
     inner, outer = bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
     if dialect == "duckdb":
-        return f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || encode(CAST({column} AS VARCHAR)))))"
+        digits = f"regexp_replace(CAST({column} AS VARCHAR), '[^0-9]', '', 'g')"
+        return f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || encode({digits}))))"
     if dialect == "spark":
+        digits = f"regexp_replace(CAST({column} AS STRING), '[^0-9]', '')"
         return (
             f"sha2(concat(unhex('{outer}'), unhex(sha2(concat(unhex('{inner}'), "
-            f"encode(CAST({column} AS STRING), 'UTF-8')), 256))), 256)"
+            f"encode({digits}, 'UTF-8')), 256))), 256)"
         )
     raise ValueError(f"no erasure hash for the {dialect!r} dialect")
 

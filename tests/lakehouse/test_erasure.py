@@ -19,7 +19,7 @@ import pytest
 
 from data_contracts import dataset, source_tables
 from lakehouse.core import lake
-from lakehouse.core.erasure_list import normalise, pseudonym, requests
+from lakehouse.core.erasure_list import excluded_rows_sql, normalise, pseudonym, request, requests
 from lakehouse.core.settings import REPO_ROOT, Settings
 from synthetic.sectors import _valid_people, generate_citizens, generate_enrolments, seed
 
@@ -170,3 +170,20 @@ def test_ingestion_does_not_bring_the_person_back(erased, engine: str) -> None:
     assert _files_holding(settings.lake_root / "bronze", needles) == {}
     # the card still breaks its contract at the source: not read into quarantine either
     assert _files_holding(settings.lake_root / "quarantine", needles) == {}
+
+
+def test_every_spelling_of_the_id_is_the_person(tmp_path: Path) -> None:
+    """A row quarantined for its key's format can hold the ID spelled with spaces, dots or padding (a
+    wider source column): the filter ingestion and the purge share matches each spelling; a number one
+    digit short or one digit off is someone else (it cannot be attributed)."""
+    import duckdb
+
+    settings = dataclasses.replace(Settings.from_env(), lake_root=tmp_path / "lake", var_dir=tmp_path)
+    request(settings, "001234567890")
+    same = ["001234567890", "001 234 567 890", "001.234.567.890", " 001234567890\t"]
+    others = ["00123456789", "001234567891", "", None]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (citizen_id VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [[v] for v in same + others])
+    matched = con.execute(f"SELECT citizen_id FROM t WHERE {excluded_rows_sql(settings, 'citizen_id', 'duckdb')}")
+    assert sorted(v for (v,) in matched.fetchall()) == sorted(same)
