@@ -21,10 +21,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 from airflow.triggers.base import StartTriggerArgs, TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 from cosmos.constants import _DBT_STARTUP_EVENTS_XCOM_KEY as STARTUP_EVENTS
 from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
@@ -150,14 +150,17 @@ class ModelOutcome(WatcherTrigger):
 
 
 def _in_process_outcome(task: Any) -> Any:
-    """The pre-execute hook of a watching task run in a worker (`airflow dags test`): once the producer
-    has finished, skip or fail as the trigger would (Cosmos' sensor would otherwise wait for ever on a
-    producer that never ran, or run the model alone after a failed build)."""
+    """The pre-execute hook of a watching task run in a worker (`airflow dags test`), which decides as
+    the trigger would: before the producer has finished, reschedule at once; after, skip, fail or
+    succeed from the node's status (Cosmos' sensor would otherwise wait for ever on a producer that never
+    ran, or run the model alone after a failed build). A success lets Cosmos' sensor return at its first
+    poke without its own reads (five API calls a task, 57 tasks a run)."""
 
     def hook(context: Any) -> None:
+        task.decided_success = False
         producer = task._get_producer_task_status(context)
         if producer not in PRODUCER_TERMINAL_STATES:
-            return
+            raise AirflowRescheduleException(datetime.now(UTC) + timedelta(seconds=task.poke_interval))
         status = context["ti"].xcom_pull(
             task_ids=task.producer_task_id, key=status_key(task.model_unique_id, task.is_test_sensor)
         )
@@ -166,8 +169,19 @@ def _in_process_outcome(task: Any) -> Any:
             raise AirflowSkipException(f"{task.model_unique_id}: {why}")
         if state == "failed":
             raise AirflowFailException(f"{task.model_unique_id}: {why}")
+        task.log.info("%s: %s (%s)", task.model_unique_id, state, why)
+        task.decided_success = True
 
     return hook
+
+
+def _poke_once_decided(task: Any) -> Any:
+    cosmos_poke = task.poke
+
+    def poke(context: Any) -> bool:
+        return True if getattr(task, "decided_success", False) else cosmos_poke(context)
+
+    return poke
 
 
 def start_in_triggerer(task: Any, producer_task_id: str) -> None:
@@ -185,6 +199,7 @@ def start_in_triggerer(task: Any, producer_task_id: str) -> None:
         timeout=GIVE_UP_AFTER,
     )
     task._pre_execute_hook = _in_process_outcome(task)
+    task.poke = _poke_once_decided(task)
 
 
 class _OutcomesOnly:

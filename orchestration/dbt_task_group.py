@@ -37,6 +37,7 @@ MANIFEST = DBT_PROJECT / "target" / "manifest.json"  # infra/airflow.sh init run
 FINGERPRINT = MANIFEST.with_name("contracts.sha256")  # written by dbt_project/runner.py with the manifest
 DUCKDB_POOL = "lakehouse_duckdb"  # one slot: one writer per DuckDB file
 EXECUTION_MODES = {"watcher": ExecutionMode.WATCHER, "local": ExecutionMode.LOCAL}
+IN_PROCESS = "LAKEHOUSE_AIRFLOW_IN_PROCESS"  # "1": parsed by `airflow dags test` (infra/airflow.sh test)
 
 
 def execution_mode() -> ExecutionMode:
@@ -123,9 +124,11 @@ def _after_the_producer(group: DbtTaskGroup, outlets: list) -> None:
     always: the edges between models are kept for the graph, not for waiting) and ends when dbt has
     reported that model: the run ends a poll after the build, whatever the depth of the dbt graph (with
     edges waited on, each level of it costs a scheduler round trip of about 3 s). No worker slot is taken
-    while dbt runs. `airflow dags test` runs tasks in one process, in any order: a model's task run
-    before the producer reschedules itself (1 s) instead of waiting for ever. Each model's task shows
-    its own success or failure (dbt skipping a model after an upstream failure counts as failure)."""
+    while dbt runs. `airflow dags test` (infra/airflow.sh test sets IN_PROCESS) runs every runnable task
+    one after another in one process, in no order: there the edges are waited on (`all_done`: free in
+    one process), so the producer runs first and no model's task runs, and reschedules, before it (half
+    the tasks of a run did, ~10 s). Each model's task shows its own success or failure (dbt skipping a
+    model after an upstream failure counts as failure)."""
     tasks = list(group.iter_tasks())
     producer = next(t for t in tasks if t.task_id.endswith(PRODUCER_WATCHER_TASK_ID))
     producer.pool = DUCKDB_POOL
@@ -138,7 +141,7 @@ def _after_the_producer(group: DbtTaskGroup, outlets: list) -> None:
         # operator_args do not reach the watching sensors: without this each one registers a DuckDB
         # asset of its model (a dynamic AssetModel per task, for assets nothing consumes)
         task.emit_datasets = False
-        task.trigger_rule = TriggerRule.ALWAYS
+        task.trigger_rule = TriggerRule.ALL_DONE if os.environ.get(IN_PROCESS) == "1" else TriggerRule.ALWAYS
         task.mode, task.poke_interval = "reschedule", 1
         start_in_triggerer(task, producer.task_id)
         if not inside & task.upstream_task_ids:
