@@ -21,10 +21,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.triggers.base import StartTriggerArgs, TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 from cosmos.constants import _DBT_STARTUP_EVENTS_XCOM_KEY as STARTUP_EVENTS
 from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
@@ -33,7 +33,6 @@ from cosmos.operators._watcher.state import (
     ProducerTaskState,
     get_dbt_event_xcom_key,
     get_status_xcom_key,
-    is_dbt_node_status_failed,
     is_dbt_node_status_skipped,
     is_dbt_node_status_success,
     is_dbt_node_status_terminal,
@@ -49,20 +48,18 @@ OUTCOMES = "lakehouse_outcomes"  # {status XCom key: status} of a successful bui
 
 
 def outcome(producer: str | None, status: Any) -> tuple[str, str] | None:
-    """A model task's state ("success", "skipped", "failed") and why, from the node's status (Cosmos'
-    keys and states; Cosmos reports a node dbt skipped after an upstream failure as failed) and, for a
-    node without one, the producer's final state. None while neither decides."""
+    """A model task's state ("success", "skipped", "failed") and why, from the producer's final state and
+    the node's status in its XCom (Cosmos' keys and states; Cosmos reports a node dbt skipped after an
+    upstream failure as failed). None while the producer has not finished."""
+    if producer not in PRODUCER_TERMINAL_STATES:
+        return None
     status = status.get("status") if isinstance(status, dict) else status
     if is_dbt_node_status_success(status):
         return "success", f"dbt reported {status}"
     if is_dbt_node_status_skipped(status):
         return "skipped", "dbt skipped it"
-    if is_dbt_node_status_failed(status):
-        return "failed", f"dbt reported {status} (see the producer task's log)"
-    if producer not in PRODUCER_TERMINAL_STATES:
-        return None
     if status:
-        return "failed", f"dbt reported {status} and stopped (see the producer task's log)"
+        return "failed", f"dbt reported {status} (see the producer task's log)"
     if producer == ProducerTaskState.SUCCESS:
         return "success", "the build succeeded without this node (not selected)"
     if producer in NOT_RUN:
@@ -150,38 +147,24 @@ class ModelOutcome(WatcherTrigger):
 
 
 def _in_process_outcome(task: Any) -> Any:
-    """The pre-execute hook of a watching task run in a worker (`airflow dags test`), which decides as
-    the trigger would: before the producer has finished, reschedule at once; after, skip, fail or
-    succeed from the node's status (Cosmos' sensor would otherwise wait for ever on a producer that never
-    ran, or run the model alone after a failed build). A success lets Cosmos' sensor return at its first
-    poke without its own reads (five API calls a task, 57 tasks a run)."""
+    """The pre-execute hook of a watching task run in a worker (`airflow dags test`): once the producer
+    has finished, skip or fail as the trigger would (Cosmos' sensor would otherwise wait for ever on a
+    producer that never ran, or run the model alone after a failed build)."""
 
     def hook(context: Any) -> None:
-        task.decided_success = False
         producer = task._get_producer_task_status(context)
         if producer not in PRODUCER_TERMINAL_STATES:
-            raise AirflowRescheduleException(datetime.now(UTC) + timedelta(seconds=task.poke_interval))
+            return
         status = context["ti"].xcom_pull(
             task_ids=task.producer_task_id, key=status_key(task.model_unique_id, task.is_test_sensor)
         )
-        state, why = outcome(producer, status) or ("success", "")  # decided: the producer has finished
+        state, why = outcome(producer, status) or ("success", "")
         if state == "skipped":
             raise AirflowSkipException(f"{task.model_unique_id}: {why}")
         if state == "failed":
             raise AirflowFailException(f"{task.model_unique_id}: {why}")
-        task.log.info("%s: %s (%s)", task.model_unique_id, state, why)
-        task.decided_success = True
 
     return hook
-
-
-def _poke_once_decided(task: Any) -> Any:
-    cosmos_poke = task.poke
-
-    def poke(context: Any) -> bool:
-        return True if getattr(task, "decided_success", False) else cosmos_poke(context)
-
-    return poke
 
 
 def start_in_triggerer(task: Any, producer_task_id: str) -> None:
@@ -199,7 +182,6 @@ def start_in_triggerer(task: Any, producer_task_id: str) -> None:
         timeout=GIVE_UP_AFTER,
     )
     task._pre_execute_hook = _in_process_outcome(task)
-    task.poke = _poke_once_decided(task)
 
 
 class _OutcomesOnly:

@@ -46,18 +46,16 @@ def _client(settings: Settings) -> Any:
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.file import FileConfig, FileTransport
 
-    if os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG"):
-        where = "configured"
-        if where not in _clients:
-            _clients[where] = OpenLineageClient()  # the standard configuration: HTTP to Marquez, Kafka, …
-        return _clients[where]
+    configured = bool(os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG"))
     path = events_path(settings)
-    if str(path) not in _clients:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _clients[str(path)] = OpenLineageClient(
-            transport=FileTransport(FileConfig(log_file_path=str(path), append=True))
-        )
-    return _clients[str(path)]
+    where = "configured" if configured else str(path)
+    if where not in _clients:
+        if configured:  # the standard configuration: HTTP to Marquez, Kafka, …
+            _clients[where] = OpenLineageClient()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _clients[where] = OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=where, append=True)))
+    return _clients[where]
 
 
 def _datasets(refs: list[DatasetRef], kind: Any) -> list[Any]:
