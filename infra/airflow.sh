@@ -28,6 +28,9 @@ export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNIN
 # OpenLineage events of every task run (the provider; Cosmos adds dbt's): Marquez when OPENLINEAGE_URL
 # is set (production compose), else appended to a file beside the pipeline's own events.
 export AIRFLOW__OPENLINEAGE__NAMESPACE=${AIRFLOW__OPENLINEAGE__NAMESPACE:-lakehouse}
+# Each task's events are sent from a thread, not a fork of the task runner (the provider's opt-in,
+# which also cannot strand a task): 0.08 s less per task here, measured on 30 tasks in `dags test`.
+export AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD=${AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD:-True}
 if [ -z "${OPENLINEAGE_URL:-}" ] && [ -z "${AIRFLOW__OPENLINEAGE__TRANSPORT:-}" ]; then
   mkdir -p "$LAKEHOUSE_VAR/openlineage"
   export AIRFLOW__OPENLINEAGE__TRANSPORT="{\"type\": \"file\", \"log_file_path\": \"$LAKEHOUSE_VAR/openlineage/airflow.jsonl\", \"append\": true}"

@@ -1,13 +1,26 @@
 """The whole chain on real components: sector DBs -> Spark -> bronze -> dbt -> gold -> CKAN, run by
-Airflow (`airflow dags test`), twice. The CSV researchers download must equal the gold table."""
+Airflow (`airflow dags test national_open_data`), twice. The CSV researchers download must equal the
+gold table.
+
+The chain also carries a sector defined only in contract YAML, with no SQL and no Python written for
+it: tests/fixtures/contracts_social (a source table with a head-of-household citizen ID and name,
+pre-2025 ward codes and a benefit amount; a dataset counting households and summing benefits by 2025
+ward). The test only creates and fills its source table; the DAG's tasks are those of ingest__social,
+lakehouse_transform and lakehouse_publish (orchestration/pipeline.py builds both from the same parts)."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import hashlib
+import hmac
 import io
 import json
 import os
 import re
 import subprocess
+from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import ckanapi
@@ -29,9 +42,50 @@ from synthetic.sectors import seed
 DATASET = dataset("population_by_province_age_sex")
 TEST_KEY = "test-only-pseudonym-key-0123456789abcdef"
 
+SOCIAL_CONTRACTS = REPO_ROOT / "tests" / "fixtures" / "contracts_social"
+SOCIAL_DB = "social_fixture"
+SOCIAL_DATASET = "household_benefit_by_ward"
+# Legacy (pre-2025) ward -> households. 00001 and 00037 merged into 2025 ward 00097 (20), 00040 and
+# 00043 into 00070 (25); 00073 (4) is below the threshold and 00004 (11) is withheld with it (else the
+# province's total gives it away); 00013 has no 2025 match and is not counted.
+HOUSEHOLDS = {"00001": 12, "00037": 8, "00040": 15, "00043": 10, "00073": 4, "00004": 11, "00013": 6}
+BAD_IDS = 3  # heads with a malformed citizen ID: quarantined at ingestion
+
+
+def _social_rows() -> list[tuple]:
+    rows, n = [], 0
+    for ward, count in HOUSEHOLDS.items():
+        for _ in range(count):
+            n += 1
+            rows.append((n, f"0010{n:08d}", f"Trần Thị Hộ{n}", 1 + n % 2, ward, 500_000 + (n % 7) * 125_000))
+    for i in range(BAD_IDS):
+        n += 1
+        rows.append((n, f"unknown{i}", f"Lê Văn Sai{i}", 1, "00001", 900_000))
+    return rows
+
+
+def _create_social_source(postgres_url: str) -> list[tuple]:
+    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {SOCIAL_DB}")
+        admin.execute(f"CREATE DATABASE {SOCIAL_DB}")
+    rows = _social_rows()
+    with psycopg.connect(f"{postgres_url}/{SOCIAL_DB}") as conn:
+        conn.execute(
+            "CREATE TABLE household_benefit (household_id bigint PRIMARY KEY, head_citizen_id varchar(12), "
+            "head_full_name varchar(100), head_sex smallint, ward_code varchar(5), benefit_vnd bigint, "
+            "updated_at timestamp NOT NULL DEFAULT timestamp '2026-06-01')"
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO household_benefit (household_id, head_citizen_id, head_full_name, head_sex, ward_code, "
+                "benefit_vnd) VALUES (%s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+    return rows
+
 
 @pytest.fixture(scope="module")
-def chain_env(tmp_path_factory: pytest.TempPathFactory, ckan_portal) -> dict[str, str]:
+def chain_env(tmp_path_factory: pytest.TempPathFactory, ckan_portal) -> Iterator[dict[str, str]]:
     var = tmp_path_factory.mktemp("var")
     env = dict(os.environ)
     env.update(
@@ -42,9 +96,13 @@ def chain_env(tmp_path_factory: pytest.TempPathFactory, ckan_portal) -> dict[str
             "CKAN_URL": ckan_portal.url,
             "CKAN_API_TOKEN": ckan_portal.token,
             "LAKEHOUSE_PSEUDONYM_KEY": TEST_KEY,
+            "LAKEHOUSE_CONTRACTS_DIRS": str(SOCIAL_CONTRACTS),  # the YAML-only sector rides along
         }
     )
-    return env
+    yield env
+    # leave the shared test portal with the repository's datasets only
+    with contextlib.suppress(ckanapi.NotFound):
+        ckanapi.RemoteCKAN(ckan_portal.url, apikey=ckan_portal.token).action.dataset_purge(id=SOCIAL_DATASET)
 
 
 def _settings(env: dict[str, str]) -> Settings:
@@ -77,7 +135,12 @@ def _csv_resource(portal: ckanapi.RemoteCKAN) -> tuple[dict, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def first_run(chain_env: dict[str, str]) -> dict[str, int]:
+def social_source(chain_env: dict[str, str]) -> list[tuple]:
+    return _create_social_source(_settings(chain_env).postgres_url)
+
+
+@pytest.fixture(scope="module")
+def first_run(chain_env: dict[str, str], social_source: list[tuple]) -> dict[str, int]:
     """Rows of each source table a snapshot keeps: all but the soft-deleted ones."""
     settings = _settings(chain_env)
     rows = seed(settings, scale=6000, dirty_share=0.03, seed=11).rows
@@ -209,9 +272,75 @@ def test_pii_scan_of_every_gold_table_and_export(chain_env, first_run) -> None:
         for value in (str(v) for col in table.columns for v in col.to_pylist() if isinstance(v, str)):
             assert not id_or_phone.search(value) and value not in names, f"{path}: {value!r}"
     exports = [p for p in (settings.var_dir / "publish").glob("*/*") if p.suffix in (".csv", ".json", ".md")]
-    assert len(exports) == 6 * len(datasets())  # data, dictionary, datapackage.json, report JSON + MD, quality
+    # data, dictionary, datapackage.json, report JSON + MD, quality of each dataset (and the YAML sector's)
+    assert len(exports) == 6 * (len(datasets()) + 1)
     for path in exports:
         text = path.read_text(encoding="utf-8")
         assert not id_or_phone.search(text), path
         assert not exact_date.search(text.replace(text[text.find('"gold_committed_at"') :][:60], "")), path
         assert not any(name in text for name in names), path
+
+
+def _ward_2025() -> dict[str, tuple[str, str]]:
+    seeds = REPO_ROOT / "dbt_project" / "seeds" / "admin_units"
+    with (seeds / "ward_crosswalk_2025.csv").open(encoding="utf-8") as f:
+        return {r["legacy_ward_code"]: (r["province_code_2025"], r["ward_code_2025"]) for r in csv.DictReader(f)}
+
+
+def test_a_sector_defined_only_in_yaml_is_released_on_ckan(chain_env, social_source, first_run, ckan_portal) -> None:
+    listing = subprocess.run(
+        [str(REPO_ROOT / "bin" / "lakehouse"), "contracts"], env=chain_env, capture_output=True, text=True, check=True
+    )
+    assert "social.household_benefit" in listing.stdout
+
+    # Released: the CSV researchers download, with 2025 units and small cells withheld.
+    ckan = ckanapi.RemoteCKAN(ckan_portal.url, apikey=ckan_portal.token)
+    package = ckan.action.package_show(id=SOCIAL_DATASET)
+    assert not package["private"] and package["organization"]["name"] == "ministry-of-home-affairs"
+    url = next(r["url"] for r in package["resources"] if r["format"].lower() == "csv")
+    text = requests.get(url, timeout=30).content.decode("utf-8")
+    released = list(csv.DictReader(io.StringIO(text)))
+    assert list(released[0]) == [
+        "province_code_2025",
+        "province_name_2025",
+        "ward_code_2025",
+        "ward_name_2025",
+        "households",
+        "benefit_vnd",
+        "suppressed",
+    ]
+    cells = {r["ward_code_2025"]: r for r in released}
+    assert set(cells) == {"00097", "00070", "00073", "00004"}  # 2025 wards; 00013 had no match
+    assert {r["province_code_2025"] for r in released} == {"01"} and cells["00097"]["ward_name_2025"]
+    for withheld in ("00073", "00004"):  # small cell, and its complement in the province's line
+        assert cells[withheld]["suppressed"] == "true" and cells[withheld]["households"] == ""
+        assert cells[withheld]["benefit_vnd"] == ""
+
+    # The sums are right against the source (valid heads only; wards mapped to 2025).
+    to_2025 = _ward_2025()
+    expected_sum: dict[str, int] = defaultdict(int)
+    expected_households: dict[str, int] = defaultdict(int)
+    for _, head_id, _, _, ward, benefit in social_source:
+        if head_id.isdigit() and to_2025[ward][1]:
+            expected_sum[to_2025[ward][1]] += benefit
+            expected_households[to_2025[ward][1]] += 1
+    for ward in ("00097", "00070"):
+        assert cells[ward]["suppressed"] == "false"
+        assert int(cells[ward]["households"]) == expected_households[ward]
+        assert int(cells[ward]["benefit_vnd"]) == expected_sum[ward]
+
+    # No name, raw citizen ID or pseudonym reaches gold or the portal; silver holds only pseudonyms.
+    lake = Path(chain_env["LAKE_ROOT"])
+    gold, _ = read_table(lake / "gold" / SOCIAL_DATASET)
+    gold_text = str(gold.to_pylist())
+    pseudonyms = {hmac.new(TEST_KEY.encode(), r[1].encode(), hashlib.sha256).hexdigest() for r in social_source}
+    for _, head_id, name, *_ in social_source:
+        for needle in (head_id, name, *pseudonyms):
+            assert needle not in text and needle not in gold_text
+    silver, _ = read_table(lake / "silver" / "social" / "household_benefits")
+    assert not {"head_citizen_id", "head_full_name"} & set(silver.column_names)
+    assert set(silver["person_pseudonym"].to_pylist()) <= pseudonyms
+    assert silver.num_rows == len(social_source) - BAD_IDS
+    assert sum(silver["ward_unmatched"].to_pylist()) == HOUSEHOLDS["00013"]
+    quarantine, _ = read_table(lake / "quarantine" / "social" / "household_benefit")
+    assert quarantine.num_rows == BAD_IDS

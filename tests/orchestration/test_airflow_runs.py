@@ -1,5 +1,6 @@
-"""DAG runs through real Airflow (`airflow dags test`): one sector end to end; a stopped source is
-retried and then fails with its reason; a privacy failure fails at once, without retry."""
+"""DAG runs through real Airflow (`airflow dags test`): a stopped source is retried and then fails with
+its reason; a privacy failure fails at once, without retry; a failed dbt test stops gold. One sector's
+ingestion end to end runs through the scheduler (test_scheduler.py); the whole chain, test_end_to_end.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable, write_deltalake
+from deltalake import write_deltalake
 
 from data_contracts import dataset, source_tables
 from lakehouse.core.lake import read_table
@@ -34,16 +35,6 @@ def _dags_test(dag_id: str, var: Path, **env: str) -> subprocess.CompletedProces
         text=True,
         timeout=900,
     )
-
-
-def test_one_sector_runs_end_to_end(tmp_path) -> None:
-    seed(dataclasses.replace(Settings.from_env(), lake_root=tmp_path / "lake"), scale=300, dirty_share=0.0, seed=3)
-    run = _dags_test("ingest__transport", tmp_path)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    for table in (t for t in source_tables() if t.sector == "transport"):
-        bronze = DeltaTable(str(table.bronze_path(tmp_path / "lake")))
-        assert bronze.version() == 0 and bronze.history(1)[0]["operation"], table.qualified_name
-    assert not (tmp_path / "alerts" / "alerts.jsonl").exists()
 
 
 @pytest.fixture
