@@ -62,21 +62,22 @@ fi
 
 case "${1:-}" in
   init)
+    # A new home's SQLite metadata DB is a copy of one migrated before by this Airflow, pools included
+    # (8 s saved for every test that runs `airflow dags test` in a home of its own); PostgreSQL is
+    # migrated. The copy is per pool sizes, which are part of it.
+    spark_slots=${LAKEHOUSE_SPARK_SLOTS:-2}
+    template="${LAKEHOUSE_CACHE:-$HOME/.cache/lakehouse}/airflow-sqlite/airflow-pools1-spark$spark_slots.db"
+    sqlite_home=$([ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ] && echo 1 || true)
+    fresh=""  # a database migrated just now: once it has the pools, it becomes the template
     if [ ! -f "$AIRFLOW_HOME/.migrated" ] || [ "$AIRFLOW_HOME/.migrated" -ot "$VENV/bin/airflow" ]; then
-      # A new home's SQLite metadata DB is a copy of one migrated before by this Airflow (5 s saved
-      # for every test that runs `airflow dags test` in a home of its own); PostgreSQL is migrated.
-      template="${LAKEHOUSE_CACHE:-$HOME/.cache/lakehouse}/airflow-sqlite/airflow.db"
       mkdir -p "$AIRFLOW_HOME"
-      if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ] && [ "$template" -nt "$VENV/bin/airflow" ] \
-          && [ ! -f "$AIRFLOW_HOME/airflow.db" ]; then
+      if [ -n "$sqlite_home" ] && [ "$template" -nt "$VENV/bin/airflow" ] && [ ! -f "$AIRFLOW_HOME/airflow.db" ]; then
         cp "$template" "$AIRFLOW_HOME/airflow.db"
+        touch "$AIRFLOW_HOME/.pools-1"
       else
         echo "[airflow] migrating metadata DB in $AIRFLOW_HOME"
         airflow db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/migrate.log" >&2; exit 1; }
-        if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ] && [ -f "$AIRFLOW_HOME/airflow.db" ]; then
-          mkdir -p "$(dirname "$template")"
-          cp "$AIRFLOW_HOME/airflow.db" "$template.$$" && mv "$template.$$" "$template"  # atomic for parallel inits
-        fi
+        fresh=1
       fi
       touch "$AIRFLOW_HOME/.migrated"
     fi
@@ -92,10 +93,14 @@ case "${1:-}" in
       pools="$AIRFLOW_HOME/pools.json"  # one Airflow start for both
       cat >"$pools" <<JSON
 {"lakehouse_duckdb": {"slots": 1, "description": "one writer per DuckDB file (dbt, silver/gold upkeep)"},
- "lakehouse_spark": {"slots": ${LAKEHOUSE_SPARK_SLOTS:-2}, "description": "Spark ingestion jobs at once"}}
+ "lakehouse_spark": {"slots": $spark_slots, "description": "Spark ingestion jobs at once"}}
 JSON
       airflow pools import "$pools" >/dev/null
       touch "$AIRFLOW_HOME/.pools-1"
+      if [ -n "$sqlite_home" ] && [ -n "$fresh" ] && [ -f "$AIRFLOW_HOME/airflow.db" ]; then
+        mkdir -p "$(dirname "$template")"
+        cp "$AIRFLOW_HOME/airflow.db" "$template.$$" && mv "$template.$$" "$template"  # atomic for parallel inits
+      fi
     fi
     ;;
   start)

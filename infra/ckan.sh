@@ -126,13 +126,13 @@ configure() {
     touch "$DIR/.datastore-permissions"
   fi
   if [ ! -s "$DIR/api_token" ]; then
-    if ! ckan user show "$ADMIN" 2>/dev/null | grep -q "name=$ADMIN"; then
-      local password
-      password=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))')
-      ckan user add "$ADMIN" email="$ADMIN@localhost" password="$password" >/dev/null 2>&1
-      (umask 077; printf '%s\n' "$password" >"$DIR/admin_password")
+    # Each `ckan` command loads the whole app (2.5 s): `sysadmin add --create` makes the user when it
+    # is missing (with this password; an existing one keeps its own) and the sysadmin in one.
+    if [ ! -s "$DIR/admin_password" ]; then
+      (umask 077; "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))' >"$DIR/admin_password")
     fi
-    ckan sysadmin add "$ADMIN" >/dev/null 2>&1 || true
+    ckan sysadmin add "$ADMIN" --create email="$ADMIN@localhost" password="$(cat "$DIR/admin_password")" \
+      >"$DIR/sysadmin.log" 2>&1 || { tail -20 "$DIR/sysadmin.log" >&2; die "could not make $ADMIN a sysadmin"; }
     (umask 077; ckan user token add "$ADMIN" lakehouse-publisher 2>/dev/null | tail -n 1 | tr -d '[:space:]' >"$DIR/api_token")
     [ -s "$DIR/api_token" ] || die "could not create an API token for $ADMIN"
   fi
