@@ -112,8 +112,10 @@ configure() {
     log "initialising the CKAN database"
     ckan db init >"$DIR/db-init.log" 2>&1 || { tail -20 "$DIR/db-init.log" >&2; die "ckan db init failed"; }
     touch "$DIR/.db-initialised"
+    # `db init` also migrates every enabled plugin: tracking's tables exist (it was enabled above)
+    grep -q "migrations for tracking" "$DIR/db-init.log" && touch "$DIR/.tracking-tables"
   fi
-  if [ ! -f "$DIR/.tracking-tables" ]; then  # page views and downloads (the tracking plugin's tables)
+  if [ ! -f "$DIR/.tracking-tables" ]; then  # a portal initialised before tracking: page views and downloads
     ckan db upgrade -p tracking >"$DIR/tracking-upgrade.log" 2>&1 \
       || { tail -20 "$DIR/tracking-upgrade.log" >&2; die "could not create the tracking tables"; }
     touch "$DIR/.tracking-tables"
