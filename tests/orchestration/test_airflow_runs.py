@@ -4,10 +4,10 @@ ingestion end to end runs through the scheduler (test_scheduler.py); the whole c
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,9 +15,8 @@ import pytest
 from deltalake import write_deltalake
 
 from data_contracts import dataset, source_tables
-from lakehouse.core.lake import read_table
-from lakehouse.core.settings import REPO_ROOT, Settings
-from synthetic.sectors import seed
+from lakehouse.core.settings import REPO_ROOT
+from tests.bronze import write_bronze
 
 
 def _dags_test(dag_id: str, var: Path, **env: str) -> subprocess.CompletedProcess:
@@ -89,18 +88,22 @@ def test_a_failed_dbt_test_fails_its_task_in_process_and_stops_gold(tmp_path: Pa
     triggerer, is tests/orchestration/test_scheduler.py): the producer runs one `dbt build`; a dbt test
     that fails (a duplicate citizen record in bronze) fails its task and the run, and the gold assets the
     publisher waits for are not emitted. A successful run in process: tests/test_end_to_end.py."""
-    settings = dataclasses.replace(Settings.from_env(), lake_root=tmp_path / "lake")
-    seed(settings, scale=300, dirty_share=0.0, seed=21)
-    env = {**os.environ, "LAKE_ROOT": str(settings.lake_root), "LAKEHOUSE_VAR": str(tmp_path)}
-    ingest = subprocess.run(
-        [str(REPO_ROOT / "bin" / "lakehouse"), "ingest"], env=env, capture_output=True, text=True, check=False
-    )
-    assert ingest.returncode == 0, ingest.stderr[-2000:]
-    citizen = next(t for t in source_tables() if t.qualified_name == "population.citizen").bronze_path(
-        settings.lake_root
-    )
-    first = read_table(citizen)[0].slice(0, 1)
-    write_deltalake(str(citizen), first, mode="append")  # the same registry_id twice: `unique` fails
+    lake = tmp_path / "lake"
+    citizen = next(t for t in source_tables() if t.qualified_name == "population.citizen")
+    for table in source_tables():  # bronze as ingestion leaves it (ingestion's own tests are elsewhere)
+        if table != citizen:
+            write_bronze(lake, table, [])
+    person = {
+        "registry_id": 1,
+        "citizen_id": "001096000001",
+        "date_of_birth": date(1996, 3, 1),
+        "sex": 1,
+        "province_code": "01",
+        "updated_at": datetime(2026, 5, 1, tzinfo=UTC),
+        "_batch_id": "b1",
+        "_ingested_at": datetime(2026, 5, 1, tzinfo=UTC),
+    }
+    write_bronze(lake, citizen, [person, person])  # the same registry_id twice: `unique` fails
     failed = _dags_test("lakehouse_transform", tmp_path)
     assert failed.returncode != 0 and "did not succeed" in failed.stderr
     assert failed.stdout.count("Running command: ['" + str(REPO_ROOT / "bin" / "dbt")) == 1  # one dbt build
