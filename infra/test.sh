@@ -14,8 +14,8 @@ lint() {
   bin/lakehouse contracts generate --check
 }
 # The checks only read the tree: they run on the other core while the DAG tests run.
-lint_log=$(mktemp)
-trap 'rm -f "$lint_log"' EXIT
+lint_log=$(mktemp) gateway_log=$(mktemp)
+trap 'rm -f "$lint_log" "$gateway_log"' EXIT
 lint >"$lint_log" 2>&1 &
 lint_pid=$!
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -29,14 +29,12 @@ cat "$lint_log"
 [ "$lint_rc" = 0 ] || { echo "[test] lint failed (above)" >&2; exit "$lint_rc"; }
 [ "$dags_rc" = 0 ] || [ "$dags_rc" = 5 ] || exit "$dags_rc"  # 5: no test selected by the arguments given
 if [ "$#" -gt 0 ]; then  # a selection (`infra/test.sh -k …` or paths): one pytest
-  rm -f "$lint_log"
-  exec .venv-data/bin/python -m pytest -q -p no:cacheprovider --durations=10 --ignore=tests/dags tests "$@"
+  .venv-data/bin/python -m pytest -q -p no:cacheprovider --durations=10 --ignore=tests/dags tests "$@"
+  exit
 fi
 # The gateway's tests share nothing with the others (their own lakes, folders and free ports; no source
 # database, portal, dbt project or Airflow): a second pytest runs them beside the rest, which spends
 # much of its time waiting on Airflow, CKAN and dbt subprocesses.
-gateway_log=$(mktemp)
-trap 'rm -f "$lint_log" "$gateway_log"' EXIT
 .venv-data/bin/python -m pytest -q -p no:cacheprovider tests/gateway >"$gateway_log" 2>&1 &
 gateway_pid=$!
 rc=0

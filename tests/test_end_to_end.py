@@ -64,7 +64,10 @@ def _social_rows() -> list[tuple]:
     return rows
 
 
-def _create_social_source(postgres_url: str) -> list[tuple]:
+@pytest.fixture(scope="module")
+def social_source() -> list[tuple]:
+    """The YAML-only sector's source table, filled; its rows."""
+    postgres_url = Settings.from_env().postgres_url
     with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {SOCIAL_DB}")
         admin.execute(f"CREATE DATABASE {SOCIAL_DB}")
@@ -132,11 +135,6 @@ def _run_dag(env: dict[str, str]) -> None:
 def _csv_resource(portal: ckanapi.RemoteCKAN) -> tuple[dict, list[dict]]:
     package = portal.action.package_show(id=DATASET.name)
     return package, [r for r in package["resources"] if r["name"] == f"{DATASET.name}.csv"]
-
-
-@pytest.fixture(scope="module")
-def social_source(chain_env: dict[str, str]) -> list[tuple]:
-    return _create_social_source(_settings(chain_env).postgres_url)
 
 
 @pytest.fixture(scope="module")
@@ -242,11 +240,13 @@ def test_bronze_and_quarantine_hold_every_source_row_once(chain_env, first_run) 
         assert kept + rejected == first_run[table.qualified_name], table.qualified_name
 
 
-def _stage(env: dict[str, str], *args: str) -> None:
+def _lakehouse(env: dict[str, str], *args: str) -> str:
+    """`bin/lakehouse ARGS` as the DAG's tasks run it; its output."""
     done = subprocess.run(
         [str(REPO_ROOT / "bin" / "lakehouse"), *args], env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, f"lakehouse {' '.join(args)}: " + done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
 
 
 def test_a_second_cycle_over_unchanged_sources_duplicates_nothing_and_releases_nothing_new(
@@ -262,7 +262,7 @@ def test_a_second_cycle_over_unchanged_sources_duplicates_nothing_and_releases_n
     gold = {n: read_table(settings.lake_root / "gold" / n)[1] for n in names}
     released = {n: portal.action.package_show(id=n)["version"] for n in names}
     for stage in (["ingest"], ["transform"], ["publish"]):
-        _stage(chain_env, *stage)
+        _lakehouse(chain_env, *stage)
     for table in source_tables():
         assert _bronze_and_quarantine(settings, table) == before[table.qualified_name], table.qualified_name
     assert {n: read_table(settings.lake_root / "gold" / n)[1] for n in names} == gold
@@ -306,10 +306,7 @@ def _ward_2025() -> dict[str, tuple[str, str]]:
 
 
 def test_a_sector_defined_only_in_yaml_is_released_on_ckan(chain_env, social_source, first_run, ckan_portal) -> None:
-    listing = subprocess.run(
-        [str(REPO_ROOT / "bin" / "lakehouse"), "contracts"], env=chain_env, capture_output=True, text=True, check=True
-    )
-    assert "social.household_benefit" in listing.stdout
+    assert "social.household_benefit" in _lakehouse(chain_env, "contracts")
 
     # Released: the CSV researchers download, with 2025 units and small cells withheld.
     ckan = ckanapi.RemoteCKAN(ckan_portal.url, apikey=ckan_portal.token)
